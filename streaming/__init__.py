@@ -1,0 +1,1 @@
+"""The data plane of the clickstream lakehouse: contract, ingestion, stream job."""

@@ -1,0 +1,230 @@
+"""Event contract v1: what a tracker may send, checked field by field.
+
+Every rule that fails is reported with the field it concerns and a rule name, so a client
+(or a person reading quarantine) knows exactly what to fix. The handler and the tests use
+this module; the stream job re-checks the same rules in Spark for records that reached the
+stream without passing through the handler.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+SCHEMA_VERSION = 1
+MAX_EVENTS_PER_REQUEST = 500
+MAX_BODY_BYTES = 1024 * 1024
+MAX_ID_LENGTH = 128
+MAX_PROPERTIES = 50
+MAX_STRING_LENGTH = 2048
+MAX_URL_LENGTH = 4096
+MAX_FUTURE_SKEW = timedelta(minutes=5)
+
+STANDARD_EVENT_TYPES = ("page_view", "click", "add_to_cart", "checkout", "purchase")
+PAGE_EVENT_TYPES = ("page_view",)
+CUSTOM_EVENT_PATTERN = re.compile(r"^custom:[A-Za-z0-9_.\-]{1,64}$")
+ELEMENT_FIELDS = ("id", "text", "selector")
+KNOWN_FIELDS = frozenset(
+    {
+        "event_id",
+        "event_type",
+        "event_time",
+        "anonymous_id",
+        "session_id",
+        "user_id",
+        "page_url",
+        "referrer",
+        "element",
+        "properties",
+        "schema_version",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: `field` is the contract field, `rule` a stable machine-readable name."""
+
+    field: str
+    rule: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "rule": self.rule, "message": self.message}
+
+
+class RequestError(Exception):
+    """The request as a whole cannot be read; carries the HTTP status to answer with."""
+
+    def __init__(self, status: int, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.rule = rule
+        self.message = message
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """ISO-8601 with an explicit zone, or None; naive times are ambiguous and refused."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def is_uuid(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) != 36:
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def is_http_url(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) > MAX_URL_LENGTH:
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _check_id(event: dict, name: str, required: bool) -> list[Violation]:
+    value = event.get(name)
+    if value is None:
+        return [Violation(name, "required", f"{name} is required")] if required else []
+    if not isinstance(value, str) or not value.strip():
+        return [Violation(name, "type", f"{name} must be a non-empty string")]
+    if len(value) > MAX_ID_LENGTH:
+        return [Violation(name, "max_length", f"{name} must be at most {MAX_ID_LENGTH} chars")]
+    return []
+
+
+def _check_event_type(value: Any) -> list[Violation]:
+    if value is None:
+        return [Violation("event_type", "required", "event_type is required")]
+    if value in STANDARD_EVENT_TYPES or (
+        isinstance(value, str) and CUSTOM_EVENT_PATTERN.match(value)
+    ):
+        return []
+    allowed = ", ".join(STANDARD_EVENT_TYPES)
+    return [Violation("event_type", "allowed_values", f"event_type must be one of {allowed} "
+                      "or custom:<name> (letters, digits, _ . -; at most 64)")]
+
+
+def _check_event_time(value: Any, now: datetime) -> list[Violation]:
+    if value is None:
+        return [Violation("event_time", "required", "event_time is required")]
+    parsed = parse_timestamp(value)
+    if parsed is None:
+        return [Violation("event_time", "format", "event_time must be ISO-8601 with a zone")]
+    if parsed - now > MAX_FUTURE_SKEW:
+        return [Violation("event_time", "not_in_future",
+                          "event_time is more than 5 minutes ahead of the server clock")]
+    return []
+
+
+def _check_urls(event: dict) -> list[Violation]:
+    found: list[Violation] = []
+    page_url = event.get("page_url")
+    if page_url is None and event.get("event_type") in PAGE_EVENT_TYPES:
+        found.append(Violation("page_url", "required", "page_url is required for page events"))
+    elif page_url is not None and not is_http_url(page_url):
+        found.append(Violation("page_url", "format", "page_url must be an absolute http(s) URL"))
+    referrer = event.get("referrer")
+    if referrer not in (None, "") and not is_http_url(referrer):
+        found.append(Violation("referrer", "format", "referrer must be an absolute http(s) URL"))
+    return found
+
+
+def _check_element(value: Any) -> list[Violation]:
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        return [Violation("element", "type", "element must be an object")]
+    unknown = sorted(set(value) - set(ELEMENT_FIELDS))
+    if unknown:
+        return [Violation("element", "known_fields", f"element has unknown keys: {unknown}")]
+    for key, item in value.items():
+        if item is not None and (not isinstance(item, str) or len(item) > MAX_STRING_LENGTH):
+            return [Violation(f"element.{key}", "type",
+                              f"element.{key} must be a string of at most {MAX_STRING_LENGTH}")]
+    return []
+
+
+def _check_properties(value: Any) -> list[Violation]:
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        return [Violation("properties", "type", "properties must be an object")]
+    if len(value) > MAX_PROPERTIES:
+        return [Violation("properties", "max_keys", f"properties has more than {MAX_PROPERTIES} keys")]
+    for key, item in value.items():
+        if len(key) > MAX_ID_LENGTH:
+            return [Violation("properties", "key_length",
+                              f"property names must be at most {MAX_ID_LENGTH} chars")]
+        if isinstance(item, (dict, list)):
+            return [Violation(f"properties.{key}", "scalar", "property values must be scalars")]
+        if isinstance(item, str) and len(item) > MAX_STRING_LENGTH:
+            return [Violation(f"properties.{key}", "max_length",
+                              f"property values must be at most {MAX_STRING_LENGTH} chars")]
+    return []
+
+
+def _check_schema_version(value: Any) -> list[Violation]:
+    if value is None or (value == SCHEMA_VERSION and not isinstance(value, bool)):
+        return []
+    return [Violation("schema_version", "allowed_values", f"schema_version must be {SCHEMA_VERSION}")]
+
+
+def validate_event(event: Any, now: datetime) -> list[Violation]:
+    """All violations of one event (empty when valid); `now` is the server's receive time."""
+    if not isinstance(event, dict):
+        return [Violation("$", "type", "each event must be a JSON object")]
+    found: list[Violation] = []
+    if event.get("event_id") is None:
+        found.append(Violation("event_id", "required", "event_id is required"))
+    elif not is_uuid(event["event_id"]):
+        found.append(Violation("event_id", "format", "event_id must be a UUID string"))
+    found += _check_event_type(event.get("event_type"))
+    found += _check_event_time(event.get("event_time"), now)
+    found += _check_id(event, "anonymous_id", required=True)
+    found += _check_id(event, "session_id", required=True)
+    found += _check_id(event, "user_id", required=False)
+    found += _check_urls(event)
+    found += _check_element(event.get("element"))
+    found += _check_properties(event.get("properties"))
+    found += _check_schema_version(event.get("schema_version"))
+    unknown = sorted(set(event) - KNOWN_FIELDS)
+    if unknown:
+        found.append(Violation("$", "known_fields", f"unknown fields: {unknown[:5]}"))
+    return found
+
+
+def events_from_payload(payload: Any) -> list[Any]:
+    """One event or `{"events": [...]}` becomes a list; anything else is a request error."""
+    if isinstance(payload, dict) and "events" in payload:
+        events = payload["events"]
+        if not isinstance(events, list):
+            raise RequestError(400, "events_type", "'events' must be an array")
+        if set(payload) - {"events"}:
+            raise RequestError(400, "batch_fields", "a batch has only the key 'events'")
+    elif isinstance(payload, dict):
+        events = [payload]
+    else:
+        raise RequestError(400, "payload_type", "body must be an event object or {\"events\": [...]}")
+    if not events:
+        raise RequestError(400, "empty_batch", "'events' is empty")
+    if len(events) > MAX_EVENTS_PER_REQUEST:
+        raise RequestError(413, "max_events",
+                           f"at most {MAX_EVENTS_PER_REQUEST} events per request, got {len(events)}")
+    return events

@@ -1,0 +1,157 @@
+"""The stream job (the Glue job script): Kinesis -> parse/validate -> dedup -> Delta.
+
+Each micro-batch writes valid rows to bronze (partitioned by event_date) and broken ones to
+quarantine with their reason. Both writes carry Delta's idempotent-write options
+(txnAppId = the query's id, txnVersion = the batch id), so a batch replayed after a crash
+commits nothing twice; offsets live in the checkpoint, so nothing is read twice or skipped.
+
+Run it continuously (`--trigger continuous`, the default) or as a catch-up that drains the
+backlog and stops (`--trigger available-now`), on the same checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
+
+from streaming.kinesis_source import SOURCE_NAME, KinesisDataSource
+from streaming.settings import Settings, load_settings
+from streaming.transforms import bronze_rows, deduplicate, parse_records, quarantine_rows
+
+log = logging.getLogger("streaming.job")
+QUERY_NAME = "bronze_events"
+STATUS_FILE = "bronze_job.json"
+
+
+def write_status(path: Path, **fields) -> None:
+    """Atomic JSON status for observers (the demo, Dagster); never read back by the job."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    current = json.loads(path.read_text()) if path.exists() else {}
+    current.update(fields, updated_at=time.time())
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(current, default=str))
+    tmp.replace(path)
+
+
+class StatusListener(StreamingQueryListener):
+    """Publishes the query's last progress so health can be observed without asking Spark."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def onQueryStarted(self, event) -> None:
+        write_status(self.path, state="running", query_id=str(event.id), run_id=str(event.runId),
+                     pid=os.getpid(), started_at=time.time())
+
+    def onQueryProgress(self, event) -> None:
+        write_status(self.path, state="running", last_progress=json.loads(event.progress.json))
+
+    def onQueryIdle(self, event) -> None:
+        write_status(self.path, state="running", idle_since=time.time())
+
+    def onQueryTerminated(self, event) -> None:
+        write_status(self.path, state="failed" if event.exception else "stopped",
+                     exception=event.exception, stopped_at=time.time())
+
+
+class BatchWriter:
+    """foreachBatch sink: one bronze and (when needed) one quarantine commit per batch."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app_id: str | None = None
+
+    def _app_id(self, spark: SparkSession) -> str:
+        """The query id from the checkpoint: stable across restarts, new for a new checkpoint."""
+        if self.app_id is None:
+            metadata = spark.read.text(f"{self.settings.bronze_checkpoint_uri}/metadata").first()
+            self.app_id = f"clickstream-bronze-{json.loads(metadata[0])['id']}"
+        return self.app_id
+
+    def _append(self, df: DataFrame, uri: str, partition: str, batch_id: int, app_id: str) -> None:
+        (df.write.format("delta").mode("append").partitionBy(partition)
+         .option("txnAppId", app_id).option("txnVersion", batch_id).save(uri))
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        app_id = self._app_id(batch.sparkSession)
+        batch.persist()
+        try:
+            counts = {row["valid"]: row["count"] for row in batch.groupBy(
+                F.col("quarantine_reason").isNull().alias("valid")).count().collect()}
+            if counts.get(True):
+                self._append(bronze_rows(batch), self.settings.bronze_uri, "event_date",
+                             batch_id, app_id)
+            if counts.get(False):
+                self._append(quarantine_rows(batch), self.settings.quarantine_uri,
+                             "quarantine_date", batch_id, app_id)
+        finally:
+            batch.unpersist()
+
+
+def start_query(spark: SparkSession, settings: Settings, trigger: str,
+                max_records_per_shard: int = 10000) -> StreamingQuery:
+    spark.dataSource.register(KinesisDataSource)
+    reader = spark.readStream.format(SOURCE_NAME).option("streamName", settings.stream_name)
+    reader = reader.option("region", settings.region).option(
+        "maxRecordsPerShard", str(max_records_per_shard))
+    if settings.kinesis_endpoint_url:
+        reader = reader.option("endpointUrl", settings.kinesis_endpoint_url)
+    stream = deduplicate(parse_records(reader.load()), settings.dedup_window)
+    writer = (stream.writeStream.queryName(QUERY_NAME)
+              .option("checkpointLocation", settings.bronze_checkpoint_uri)
+              .foreachBatch(BatchWriter(settings)))
+    if trigger == "available-now":
+        writer = writer.trigger(availableNow=True)
+    else:
+        writer = writer.trigger(processingTime="0 seconds")
+    return writer.start()
+
+
+def run(settings: Settings, trigger: str, spark: SparkSession | None = None) -> int:
+    """Runs until stopped (continuous) or until the backlog is drained (available-now)."""
+    from streaming.spark import build_spark
+
+    spark = spark or build_spark(settings, f"clickstream-{QUERY_NAME}")
+    status = settings.state_dir / STATUS_FILE
+    listener = StatusListener(status)
+    spark.streams.addListener(listener)
+    write_status(status, state="starting", trigger=trigger, pid=os.getpid(), exception=None)
+    query = start_query(spark, settings, trigger)
+
+    def stop(signum, _frame):
+        log.warning("signal %s: stopping the query after the current batch", signum)
+        query.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    query.awaitTermination()
+    spark.streams.removeListener(listener)
+    write_status(status, state="stopped", stopped_at=time.time())
+    exception = query.exception()
+    if exception:
+        log.error("query failed: %s", exception)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trigger", choices=("continuous", "available-now"),
+                        default="continuous")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s job %(levelname)s %(message)s")
+    return run(load_settings(), args.trigger)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
