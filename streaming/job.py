@@ -31,6 +31,7 @@ from streaming.transforms import bronze_rows, deduplicate, parse_records, quaran
 log = logging.getLogger("streaming.job")
 QUERY_NAME = "bronze_events"
 STATUS_FILE = "bronze_job.json"
+PROGRESS_LOG = "bronze_job_progress.jsonl"
 
 
 def write_status(path: Path, **fields) -> None:
@@ -54,7 +55,11 @@ class StatusListener(StreamingQueryListener):
                      pid=os.getpid(), started_at=time.time())
 
     def onQueryProgress(self, event) -> None:
-        write_status(self.path, state="running", last_progress=json.loads(event.progress.json))
+        progress = json.loads(event.progress.json)
+        write_status(self.path, state="running", last_progress=progress)
+        if progress.get("numInputRows"):
+            with self.path.with_name(PROGRESS_LOG).open("a") as log:
+                log.write(json.dumps(progress) + "\n")
 
     def onQueryIdle(self, event) -> None:
         write_status(self.path, state="running", idle_since=time.time())

@@ -30,6 +30,8 @@ LOCAL_CONF = {
     "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.driver.memory": "2g",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
 }
 
 
