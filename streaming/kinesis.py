@@ -7,6 +7,7 @@ client "retry" instead of claiming success.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Sequence
@@ -103,10 +104,8 @@ def put_records(
 
 def ensure_stream(client, stream_name: str, shard_count: int, timeout: float = 30.0) -> None:
     """Creates the stream when missing and waits until it is ACTIVE (embedded setup)."""
-    try:
+    with contextlib.suppress(client.exceptions.ResourceInUseException):
         client.create_stream(StreamName=stream_name, ShardCount=shard_count)
-    except client.exceptions.ResourceInUseException:
-        pass
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         summary = client.describe_stream_summary(StreamName=stream_name)

@@ -40,6 +40,27 @@ def isolated_settings(home: Path, **overrides) -> Settings:
 
 
 @pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    """One local Delta-enabled Spark session for the tests that run Spark in-process."""
+    from streaming.spark import build_spark
+
+    session = build_spark(isolated_settings(tmp_path_factory.mktemp("spark")), "clickstream-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def kinesis(tmp_path_factory) -> LocalStack:
+    """Only the real local Kinesis endpoint (kinesalite), for handler and sensor tests."""
+    local = LocalStack(isolated_settings(tmp_path_factory.mktemp("kinesis")))
+    try:
+        local.start_kinesis()
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture(scope="session")
 def stack_settings(tmp_path_factory) -> Settings:
     return isolated_settings(tmp_path_factory.mktemp("stack"))
 

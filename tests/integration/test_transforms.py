@@ -1,0 +1,118 @@
+"""The job's transforms on batch DataFrames shaped like the Kinesis source's rows."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+import orjson
+import pytest
+from pyspark.sql import functions as F
+
+from streaming.transforms import (
+    BRONZE_COLUMNS,
+    QUARANTINE_COLUMNS,
+    bronze_rows,
+    deduplicate,
+    parse_records,
+    quarantine_rows,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
+ARRIVAL = datetime(2026, 11, 25, 10, 0, 1, tzinfo=UTC)
+
+
+def record(**overrides) -> dict:
+    base = {"event_id": str(uuid.uuid4()), "event_type": "page_view",
+            "event_time": "2026-11-24T23:59:59.5+01:00", "anonymous_id": "a",
+            "session_id": "s", "page_url": "https://shop.example.com/",
+            "received_at": "2026-11-25T10:00:00.123456Z", "ingest_id": "i",
+            "properties": {"price": "9.5"}, "element": {"id": "buy"}, "is_bot": False,
+            "schema_version": 1}
+    return {k: v for k, v in {**base, **overrides}.items() if v is not None}
+
+
+def source_rows(spark, payloads: list[bytes]):
+    rows = [(payload, "shardId-000000000000", str(49_000 + n), ARRIVAL)
+            for n, payload in enumerate(payloads)]
+    return spark.createDataFrame(
+        rows, "data binary, shard_id string, sequence_number string, "
+        "approximate_arrival_timestamp timestamp")
+
+
+def parsed(spark, payloads: list[bytes]):
+    return parse_records(source_rows(spark, payloads))
+
+
+def test_valid_record_becomes_a_typed_bronze_row(spark):
+    good = record()
+    batch = parsed(spark, [orjson.dumps(good)])
+    [row] = bronze_rows(batch).collect()
+    assert tuple(row.asDict()) == BRONZE_COLUMNS
+    assert row.event_id == good["event_id"]
+    assert row.event_time == datetime(2026, 11, 24, 22, 59, 59, 500000)
+    assert row.event_date == date(2026, 11, 24)
+    assert row.properties == {"price": "9.5"} and row.element.id == "buy"
+    assert row.kinesis_sequence_number == "49000"
+    assert quarantine_rows(batch).count() == 0
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"this is not json", "malformed_json: record is not a JSON object"),
+        (b'{"event_id": "x", "truncated": ', "malformed_json: record is not a JSON object"),
+        (b"[1, 2]", "malformed_json: record is not a JSON object"),
+        (orjson.dumps(record(event_id="not-a-uuid")), "event_id: required UUID"),
+        (orjson.dumps(record(event_type="hover")), "event_type: not a v1 event type"),
+        (orjson.dumps(record(event_time="last tuesday")),
+         "event_time: required ISO-8601 timestamp with zone"),
+        (orjson.dumps(record(anonymous_id="")), "anonymous_id: required, 1-128 chars"),
+        (orjson.dumps(record(received_at=None)),
+         "received_at: missing, the record did not pass the ingestion handler"),
+        (orjson.dumps(record(schema_version=2)), "schema_version: must be 1"),
+    ],
+)
+def test_invalid_records_are_quarantined_with_raw_record_and_reason(spark, payload, reason):
+    batch = parsed(spark, [payload])
+    assert bronze_rows(batch).count() == 0
+    [row] = quarantine_rows(batch).collect()
+    assert tuple(row.asDict()) == QUARANTINE_COLUMNS
+    assert row.reason == reason and row.raw_record == payload.decode()
+
+
+def test_every_broken_rule_is_listed_in_one_reason(spark):
+    payload = orjson.dumps({"event_id": "x", "event_type": "hover", "anonymous_id": "a"})
+    [row] = quarantine_rows(parsed(spark, [payload])).collect()
+    assert row.reason.split("; ") == [
+        "event_id: required UUID", "event_type: not a v1 event type",
+        "event_time: required ISO-8601 timestamp with zone",
+        "session_id: required, 1-128 chars",
+        "received_at: missing, the record did not pass the ingestion handler"]
+
+
+def test_dedup_keeps_one_row_per_event_id_across_batches_and_every_distinct_bad_record(
+        spark, tmp_path):
+    """Two micro-batches through a real streaming query: the retry in the second batch and
+    the repeat inside the first are dropped; bad records at two stream positions are kept."""
+    twice = orjson.dumps(record())
+    batches = [[twice, orjson.dumps(record()), twice, b"bad one"], [twice, b"bad one"]]
+    source, table = tmp_path / "source", str(tmp_path / "table")
+    source.mkdir()
+    stream = parse_records(spark.readStream.schema(source_rows(spark, []).schema)
+                           .parquet(str(source)))
+    writer = deduplicate(stream, "10 minutes").writeStream
+    writer = writer.format("delta").option("path", table)
+    writer = writer.option("checkpointLocation", str(tmp_path / "checkpoint"))
+    for n, payloads in enumerate(batches):
+        offset = len(batches[0]) * n
+        rows = source_rows(spark, payloads).withColumn(
+            "sequence_number", (F.col("sequence_number").cast("long") + offset).cast("string"))
+        rows.write.mode("append").parquet(str(source))
+        writer.trigger(availableNow=True).start().awaitTermination()
+    rows = spark.read.format("delta").load(table).collect()
+    valid = [r for r in rows if r.quarantine_reason is None]
+    assert sorted(r.event_id for r in valid) == sorted(
+        {orjson.loads(twice)["event_id"], orjson.loads(batches[0][1])["event_id"]})
+    assert sorted(r.kinesis_sequence_number for r in rows if r.quarantine_reason) == [
+        "49003", "49005"]
