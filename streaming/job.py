@@ -12,12 +12,15 @@ backlog and stops (`--trigger available-now`), on the same checkpoint.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import logging
 import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -32,6 +35,53 @@ log = logging.getLogger("streaming.job")
 QUERY_NAME = "bronze_events"
 STATUS_FILE = "bronze_job.json"
 PROGRESS_LOG = "bronze_job_progress.jsonl"
+LOCK_FILE = "bronze_job.lock"
+EXIT_CHECKPOINT_BUSY = 3
+
+
+class CheckpointBusy(RuntimeError):
+    """Another query already runs on this checkpoint."""
+
+
+@contextmanager
+def checkpoint_lock(settings: Settings) -> Iterator[None]:
+    """One query per checkpoint: two queries on one checkpoint would race on its offset log.
+
+    Embedded mode holds an exclusive lock (released by the kernel if the process dies, even
+    by SIGKILL); on AWS the Glue job's max concurrency of 1 plays that part.
+    """
+    if not settings.embedded:
+        yield
+        return
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with (settings.state_dir / LOCK_FILE).open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            status = read_status(settings)
+            raise CheckpointBusy(
+                f"another stream job (pid {status.get('pid', '?')}) is running on "
+                f"{settings.bronze_checkpoint_uri}; stop it first or let it catch up") from None
+        yield
+
+
+def read_status(settings: Settings) -> dict:
+    """The job's last published status ({} before its first start)."""
+    try:
+        return json.loads((settings.state_dir / STATUS_FILE).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def process_alive(pid: int | None) -> bool:
+    """True when `pid` is a live stream job process (not a recycled pid of something else)."""
+    if not pid:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"streaming.job" in cmdline or b"streaming.cli" in cmdline
 
 
 def write_status(path: Path, **fields) -> None:
@@ -124,6 +174,11 @@ def start_query(spark: SparkSession, settings: Settings, trigger: str,
 
 def run(settings: Settings, trigger: str, spark: SparkSession | None = None) -> int:
     """Runs until stopped (continuous) or until the backlog is drained (available-now)."""
+    with checkpoint_lock(settings):
+        return _run_query(settings, trigger, spark)
+
+
+def _run_query(settings: Settings, trigger: str, spark: SparkSession | None) -> int:
     from streaming.spark import build_spark
 
     spark = spark or build_spark(settings, f"clickstream-{QUERY_NAME}")
@@ -155,7 +210,11 @@ def main(argv: list[str] | None = None) -> int:
                         default="continuous")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s job %(levelname)s %(message)s")
-    return run(load_settings(), args.trigger)
+    try:
+        return run(load_settings(), args.trigger)
+    except CheckpointBusy as exc:
+        log.error("%s", exc)
+        return EXIT_CHECKPOINT_BUSY
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
+from pyarrow import fs
 
 
 def open_table(uri: str) -> DeltaTable | None:
@@ -42,28 +43,59 @@ def read_columns(uri: str, columns: list[str], since: datetime | None = None,
 
 
 @dataclass(frozen=True)
+class AddedFile:
+    path: str
+    partition: dict[str, str | None]
+    records: int | None
+    data_change: bool
+
+
+@dataclass(frozen=True)
 class Commit:
     version: int
     timestamp_ms: int
-    added_files: list[str]
+    operation: str
+    added: list[AddedFile]
+
+    @property
+    def added_files(self) -> list[str]:
+        return [f.path for f in self.added]
 
 
-def commits_since(uri: str, after_version: int) -> list[Commit]:
-    """Commits newer than `after_version`, from the JSON log (local tables)."""
-    log_dir = Path(uri) / "_delta_log"
-    found: list[Commit] = []
-    for path in sorted(log_dir.glob("*.json")):
-        version = int(path.stem)
-        if version <= after_version:
-            continue
-        timestamp, added = 0, []
-        for line in path.read_text().splitlines():
-            action = json.loads(line)
-            if "commitInfo" in action:
-                timestamp = action["commitInfo"]["timestamp"]
-            elif "add" in action:
-                added.append(action["add"]["path"])
-        found.append(Commit(version, timestamp, added))
+def _log_filesystem(uri: str) -> tuple[fs.FileSystem, str]:
+    return fs.FileSystem.from_uri(uri if "://" in uri else f"file://{Path(uri).resolve()}")
+
+
+def _parse_commit(version: int, text: str) -> Commit:
+    timestamp, operation, added = 0, "", []
+    for line in text.splitlines():
+        action = json.loads(line)
+        if "commitInfo" in action:
+            timestamp = action["commitInfo"]["timestamp"]
+            operation = action["commitInfo"].get("operation", "")
+        elif "add" in action:
+            add = action["add"]
+            stats = json.loads(add["stats"]) if add.get("stats") else {}
+            added.append(AddedFile(add["path"], add.get("partitionValues") or {},
+                                   stats.get("numRecords"), add.get("dataChange", True)))
+    return Commit(version, timestamp, operation, added)
+
+
+def commits_since(uri: str, after_version: int, limit: int | None = None) -> list[Commit]:
+    """Commits newer than `after_version` from the JSON log (local or s3://), oldest first;
+    with `limit`, only the newest `limit` of them."""
+    filesystem, path = _log_filesystem(uri)
+    try:
+        infos = filesystem.get_file_info(fs.FileSelector(f"{path}/_delta_log"))
+    except FileNotFoundError:
+        return []
+    versions = sorted(int(i.base_name[:-5]) for i in infos
+                      if i.base_name.endswith(".json") and i.base_name[:-5].isdigit())
+    versions = [v for v in versions if v > after_version][-limit if limit else None:]
+    found = []
+    for version in versions:
+        with filesystem.open_input_stream(f"{path}/_delta_log/{version:020d}.json") as stream:
+            found.append(_parse_commit(version, stream.read().decode()))
     return found
 
 

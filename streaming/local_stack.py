@@ -6,7 +6,6 @@ spawned (Spark's JVM and Python workers); logs go to `<home>/logs/<name>.log`.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from streaming.job import STATUS_FILE
+from streaming.job import STATUS_FILE, read_status
 from streaming.kinesis import ensure_stream, kinesis_client
 from streaming.settings import Settings
 
@@ -89,12 +88,15 @@ class LocalStack:
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
-        env = {**os.environ, "PYSPARK_PYTHON": sys.executable,
-               "PYSPARK_DRIVER_PYTHON": sys.executable, **self.settings_env()}
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self.child_env(),
                                    start_new_session=True, cwd=ROOT.parent)
         self.processes[name] = process
         return process
+
+    def child_env(self) -> dict[str, str]:
+        """This process's environment with the stack's settings and Spark's Python."""
+        return {**os.environ, "PYSPARK_PYTHON": sys.executable,
+                "PYSPARK_DRIVER_PYTHON": sys.executable, **self.settings_env()}
 
     def settings_env(self) -> dict[str, str]:
         """The child processes see exactly this stack's settings."""
@@ -149,11 +151,7 @@ class LocalStack:
         wait_for(healthy, "gateway", timeout, process, self.log_dir / "gateway.log")
 
     def job_status(self) -> dict:
-        path = self.settings.state_dir / STATUS_FILE
-        try:
-            return json.loads(path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            return {}
+        return read_status(self.settings)
 
     def start_job(self, timeout: float = 240.0, trigger: str = "continuous") -> subprocess.Popen:
         """The stream job; ready once its query has started (Spark + Delta jars are up)."""

@@ -1,0 +1,1 @@
+"""Dagster code location of the clickstream lakehouse (see definitions.py)."""

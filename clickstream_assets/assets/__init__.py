@@ -1,0 +1,1 @@
+"""Assets by layer: ingestion (stream, bronze), modeled (silver, gold), maintenance."""
