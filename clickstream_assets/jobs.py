@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job
 
-from clickstream_assets.partitions import daily
-
 catch_up_job = define_asset_job(
     "bronze_catch_up_job",
     selection=AssetSelection.assets("bronze_events", "bronze_quarantine"),
@@ -14,7 +12,6 @@ catch_up_job = define_asset_job(
 modeled_job = define_asset_job(
     "silver_gold_job",
     selection=AssetSelection.assets("silver_sessions", "gold_page_kpis", "gold_funnel"),
-    partitions_def=daily,
     description="Builds one day of silver sessions and gold KPIs from bronze.",
 )
 observe_stream_job = define_asset_job(

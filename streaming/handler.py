@@ -40,8 +40,13 @@ CORS_HEADERS = {
 
 @lru_cache(maxsize=1)
 def _runtime() -> tuple[Settings, Any]:
-    """Settings and client are built once per Lambda container (or gateway process)."""
+    """Settings and client are built once per Lambda container (or gateway process).
+
+    Only the handler hashes addresses, so only it insists on a salt (the job never needs one).
+    """
     settings = load_settings()
+    if not settings.ip_hash_salt:
+        raise ValueError("CLICKSTREAM_IP_HASH_SALT must be set in AWS mode")
     return settings, kinesis_client(settings)
 
 

@@ -204,11 +204,25 @@ def _run_query(settings: Settings, trigger: str, spark: SparkSession | None) -> 
     return 0
 
 
+def glue_arguments_to_env(argv: list[str]) -> list[str]:
+    """Glue passes job parameters as `--NAME value` next to its own (`--JOB_ID`, ...): the
+    `--CLICKSTREAM_*` ones become environment variables, the settings' only source."""
+    rest, items = [], iter(argv)
+    for arg in items:
+        name, eq, value = arg.removeprefix("--").partition("=")
+        if arg.startswith("--CLICKSTREAM_"):
+            os.environ[name] = value if eq else next(items, "")
+        else:
+            rest.append(arg)
+    return rest
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trigger", choices=("continuous", "available-now"),
                         default="continuous")
-    args = parser.parse_args(argv)
+    args, _glue_own = parser.parse_known_args(
+        glue_arguments_to_env(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s job %(levelname)s %(message)s")
     try:
         return run(load_settings(), args.trigger)

@@ -89,8 +89,6 @@ def load_settings() -> Settings:
     checkpoint_uri = _env("CLICKSTREAM_CHECKPOINT_URI", str(home / "checkpoints"))
     endpoint_default = "http://127.0.0.1:4567" if mode == "embedded" else ""
     salt = _env("CLICKSTREAM_IP_HASH_SALT", DEV_SALT if mode == "embedded" else "")
-    if not salt:
-        raise ValueError("CLICKSTREAM_IP_HASH_SALT must be set in AWS mode")
     return Settings(
         mode=mode,
         home=home,

@@ -42,7 +42,13 @@ def ivy_dir() -> Path:
 
 
 def build_spark(settings: Settings, app_name: str, ui: bool = False) -> SparkSession:
-    """A Delta-enabled local session; on Glue the session already exists and is reused."""
+    """A Delta-enabled local session; on Glue the session already exists and is reused.
+
+    AWS mode never fetches jars: Glue provides Delta (`--datalake-formats delta`) and the
+    job's VPC has no route to Maven Central.
+    """
+    if not settings.embedded:
+        return SparkSession.builder.appName(app_name).getOrCreate()
     from delta import configure_spark_with_delta_pip
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

@@ -1,0 +1,203 @@
+# The clickstream lakehouse on AWS: browser tracker -> HTTP API -> Lambda (streaming.handler)
+# -> Kinesis -> Glue 6.0 streaming job (streaming/job.py) -> Delta tables on S3 -> Glue Data
+# Catalog -> Athena, with alarms, a dashboard, a private VPC and customer-managed KMS keys.
+# The Lambda and Glue artifacts come from `python infra/package_artifacts.py` (see infra/README.md).
+
+provider "aws" {
+  region = var.aws_region
+  default_tags {
+    tags = {
+      Project     = var.project
+      Environment = var.environment
+      ManagedBy   = "terraform"
+    }
+  }
+}
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  name        = "${var.project}-${var.environment}"
+  lambda_name = "${local.name}-ingest"
+  glue_job    = "${local.name}-stream-job"
+  # streaming/handler.py answers on EVENTS_PATH only; the route and the output URL use it too.
+  events_path = "/v1/events"
+  repo_root   = "${path.root}/../.."
+  build_dir   = "${path.root}/.build"
+  lambda_log_group_arn = join(":", [
+    "arn", data.aws_partition.current.partition, "logs", var.aws_region,
+    data.aws_caller_identity.current.account_id, "log-group", "/aws/lambda/${local.lambda_name}",
+  ])
+  # The bronze tables the stream job writes (streaming/settings.py: bronze_uri, quarantine_uri);
+  # silver and gold tables join this map as their Dagster assets land.
+  delta_tables = {
+    bronze_events     = "bronze/events"
+    bronze_quarantine = "bronze/quarantine"
+  }
+}
+
+module "kms" {
+  source               = "./modules/kms"
+  name                 = local.name
+  deletion_window_days = var.kms_deletion_window_days
+}
+
+module "network" {
+  source             = "./modules/network"
+  name               = local.name
+  cidr               = var.vpc_cidr
+  availability_zones = var.availability_zones
+  log_retention_days = var.log_retention_days
+  logs_key_arn       = module.kms.observability_key_arn
+}
+
+module "storage" {
+  source                             = "./modules/storage"
+  name                               = local.name
+  data_key_arn                       = module.kms.data_key_arn
+  force_destroy                      = var.force_destroy_buckets
+  lake_ia_transition_days            = var.lake_ia_transition_days
+  lake_glacier_ir_transition_days    = var.lake_glacier_ir_transition_days
+  noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
+  athena_results_expiration_days     = var.athena_results_expiration_days
+  access_log_expiration_days         = var.log_retention_days
+}
+
+module "kinesis" {
+  source          = "./modules/kinesis"
+  name            = "${local.name}-events"
+  stream_mode     = var.kinesis_stream_mode
+  shard_count     = var.kinesis_shard_count
+  retention_hours = var.kinesis_retention_hours
+  data_key_arn    = module.kms.data_key_arn
+}
+
+module "catalog" {
+  source                    = "./modules/catalog"
+  database_name             = replace(local.name, "-", "_")
+  lake_bucket               = module.storage.bucket_names["lake"]
+  delta_tables              = local.delta_tables
+  manage_catalog_encryption = var.manage_catalog_encryption
+  data_key_arn              = module.kms.data_key_arn
+}
+
+module "iam" {
+  source               = "./modules/iam"
+  name                 = local.name
+  stream_arn           = module.kinesis.arn
+  data_key_arn         = module.kms.data_key_arn
+  bucket_arns          = module.storage.bucket_arns
+  lambda_log_group_arn = local.lambda_log_group_arn
+  vpc_id               = module.network.vpc_id
+  subnet_ids           = module.network.private_subnet_ids
+  security_group_ids   = [module.lambda.security_group_id, module.glue_job.security_group_id]
+  glue_database_name   = module.catalog.database_name
+  glue_connection_name = "${local.glue_job}-network"
+}
+
+# The salt of ip_hash. Secrets Manager keeps the value of record (an operator can read it to
+# hash a known address during an abuse investigation); the Lambda gets it through its
+# KMS-encrypted environment, since streaming/settings.py reads CLICKSTREAM_IP_HASH_SALT.
+resource "random_password" "ip_hash_salt" {
+  length  = 48
+  special = false
+}
+
+resource "aws_secretsmanager_secret" "ip_hash_salt" {
+  #checkov:skip=CKV2_AWS_57:A new salt changes every ip_hash from then on; rotation is a deliberate `terraform apply -replace=random_password.ip_hash_salt`, not a schedule.
+  name        = "${local.name}/ip-hash-salt"
+  description = "Salt of ip_hash in clickstream events (CLICKSTREAM_IP_HASH_SALT)"
+  kms_key_id  = module.kms.data_key_arn
+}
+
+resource "aws_secretsmanager_secret_version" "ip_hash_salt" {
+  secret_id     = aws_secretsmanager_secret.ip_hash_salt.id
+  secret_string = random_password.ip_hash_salt.result
+}
+
+module "lambda" {
+  source               = "./modules/lambda"
+  function_name        = local.lambda_name
+  role_arn             = module.iam.lambda_role_arn
+  zip_path             = "${local.build_dir}/lambda-${var.lambda_architecture}.zip"
+  architecture         = var.lambda_architecture
+  memory_mb            = var.lambda_memory_mb
+  timeout_seconds      = var.lambda_timeout_seconds
+  reserved_concurrency = var.lambda_reserved_concurrency
+  subnet_ids           = module.network.private_subnet_ids
+  vpc_id               = module.network.vpc_id
+  vpc_cidr             = module.network.cidr
+  data_key_arn         = module.kms.data_key_arn
+  logs_key_arn         = module.kms.observability_key_arn
+  log_retention_days   = var.log_retention_days
+  environment = {
+    CLICKSTREAM_MODE         = "aws"
+    CLICKSTREAM_STREAM_NAME  = module.kinesis.name
+    CLICKSTREAM_IP_HASH_SALT = random_password.ip_hash_salt.result
+  }
+}
+
+module "api" {
+  source               = "./modules/api"
+  name                 = local.name
+  events_route_key     = "POST ${local.events_path}"
+  lambda_function_name = module.lambda.function_name
+  lambda_invoke_arn    = module.lambda.invoke_arn
+  throttle_rate_limit  = var.api_throttle_rate_limit
+  throttle_burst_limit = var.api_throttle_burst_limit
+  cors_allowed_origins = var.cors_allowed_origins
+  logs_key_arn         = module.kms.observability_key_arn
+  log_retention_days   = var.log_retention_days
+}
+
+module "glue_job" {
+  source            = "./modules/glue_job"
+  name              = local.glue_job
+  connection_name   = "${local.glue_job}-network"
+  role_arn          = module.iam.glue_role_arn
+  script_path       = "${local.repo_root}/streaming/job.py"
+  package_zip_path  = "${local.build_dir}/streaming-glue.zip"
+  scripts_bucket    = module.storage.bucket_names["scripts"]
+  worker_type       = var.glue_worker_type
+  number_of_workers = var.glue_number_of_workers
+  subnet_id         = module.network.glue_subnet_id
+  availability_zone = module.network.glue_availability_zone
+  vpc_id            = module.network.vpc_id
+  vpc_cidr          = module.network.cidr
+  s3_prefix_list_id = module.network.s3_prefix_list_id
+  data_key_arn      = module.kms.data_key_arn
+  logs_key_arn      = module.kms.observability_key_arn
+  # The job reads these like environment variables (streaming/settings.py). No salt: the job
+  # never hashes addresses. No CLICKSTREAM_KINESIS_ENDPOINT: unset means the regional endpoint,
+  # which private DNS resolves to the VPC's Kinesis endpoint.
+  job_settings = {
+    CLICKSTREAM_MODE           = "aws"
+    CLICKSTREAM_HOME           = "/tmp/clickstream"
+    CLICKSTREAM_LAKE_URI       = "s3://${module.storage.bucket_names["lake"]}"
+    CLICKSTREAM_CHECKPOINT_URI = "s3://${module.storage.bucket_names["checkpoints"]}"
+    CLICKSTREAM_STREAM_NAME    = module.kinesis.name
+    CLICKSTREAM_DEDUP_WINDOW   = var.dedup_window
+  }
+}
+
+module "athena" {
+  source               = "./modules/athena"
+  name                 = local.name
+  results_bucket       = module.storage.bucket_names["athena"]
+  bytes_scanned_cutoff = var.athena_bytes_scanned_cutoff
+  data_key_arn         = module.kms.data_key_arn
+}
+
+module "monitoring" {
+  source                    = "./modules/monitoring"
+  name                      = local.name
+  stream_name               = module.kinesis.name
+  lambda_function_name      = module.lambda.function_name
+  api_id                    = module.api.api_id
+  api_stage                 = module.api.stage_name
+  glue_job_name             = module.glue_job.job_name
+  iterator_age_threshold_ms = var.iterator_age_alarm_ms
+  alarm_email               = var.alarm_email
+  logs_key_arn              = module.kms.observability_key_arn
+}

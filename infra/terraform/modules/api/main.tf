@@ -1,0 +1,73 @@
+# HTTP API (payload format 2.0, the event shape streaming/gateway.py reproduces locally) with a
+# single route to the ingestion Lambda. Throttling is set on the stage; API Gateway answers CORS
+# preflights itself, so only POSTs reach the function.
+
+resource "aws_apigatewayv2_api" "this" {
+  name          = var.name
+  protocol_type = "HTTP"
+  description   = "Clickstream ingestion: browser tracker -> Lambda -> Kinesis"
+
+  cors_configuration {
+    allow_origins = var.cors_allowed_origins
+    allow_methods = ["POST", "OPTIONS"]
+    allow_headers = ["content-type"]
+    max_age       = 600
+  }
+}
+
+resource "aws_apigatewayv2_integration" "lambda" {
+  api_id                 = aws_apigatewayv2_api.this.id
+  integration_type       = "AWS_PROXY"
+  integration_uri        = var.lambda_invoke_arn
+  payload_format_version = "2.0"
+  timeout_milliseconds   = 29000
+}
+
+resource "aws_apigatewayv2_route" "events" {
+  #checkov:skip=CKV_AWS_309:A public, write-only beacon for browsers, which cannot keep a credential; abuse is bounded by stage throttling, the function's reserved concurrency and the handler's contract validation.
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = var.events_route_key
+  target             = "integrations/${aws_apigatewayv2_integration.lambda.id}"
+  authorization_type = "NONE"
+}
+
+resource "aws_cloudwatch_log_group" "access" {
+  name              = "/aws/apigateway/${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_key_arn
+}
+
+resource "aws_apigatewayv2_stage" "default" {
+  api_id      = aws_apigatewayv2_api.this.id
+  name        = "$default"
+  auto_deploy = true
+
+  default_route_settings {
+    throttling_rate_limit    = var.throttle_rate_limit
+    throttling_burst_limit   = var.throttle_burst_limit
+    detailed_metrics_enabled = true
+  }
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.access.arn
+    format = jsonencode({
+      requestId          = "$context.requestId"
+      requestTime        = "$context.requestTime"
+      routeKey           = "$context.routeKey"
+      status             = "$context.status"
+      responseLength     = "$context.responseLength"
+      integrationLatency = "$context.integrationLatency"
+      responseLatency    = "$context.responseLatency"
+      integrationError   = "$context.integrationErrorMessage"
+    })
+  }
+}
+
+resource "aws_lambda_permission" "api" {
+  statement_id  = "AllowInvokeFromHttpApiEventsRoute"
+  action        = "lambda:InvokeFunction"
+  function_name = var.lambda_function_name
+  principal     = "apigateway.amazonaws.com"
+  # execute-api ARNs read <api>/<stage>/<METHOD>/<path>; only the events route may invoke.
+  source_arn = "${aws_apigatewayv2_api.this.execution_arn}/*/${replace(var.events_route_key, " ", "")}"
+}

@@ -1,0 +1,151 @@
+# The stream job as an AWS Glue 6.0 streaming job (Spark 4.1.1, Delta 4.2.0, Python 3.13): the
+# versions the project pins locally (pyproject.toml), so streaming/job.py runs on the same
+# Spark and Delta it is tested with.
+
+locals {
+  glue_version = "6.0"
+  vcpus        = { "G.025X" = 2, "G.1X" = 4, "G.2X" = 8, "G.4X" = 16, "G.8X" = 32 }
+  # The settings streaming/spark.py gives a local session, minus the local-only ones (master,
+  # driver address and memory). Shuffle partitions follow the executors' cores; a streaming
+  # query keeps the count its checkpoint started with.
+  spark_conf = {
+    "spark.sql.extensions"                                                  = "io.delta.sql.DeltaSparkSessionExtension"
+    "spark.sql.catalog.spark_catalog"                                       = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+    "spark.databricks.delta.snapshotPartitions"                             = "1"
+    "spark.databricks.delta.properties.defaults.enableDeletionVectors"      = "false"
+    "spark.sql.session.timeZone"                                            = "UTC"
+    "spark.sql.shuffle.partitions"                                          = tostring(max(2, (var.number_of_workers - 1) * local.vcpus[var.worker_type]))
+    "spark.sql.streaming.stateStore.providerClass"                          = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+    "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled" = "true"
+  }
+  # Glue accepts a single --conf argument; further settings ride in its value as " --conf k=v".
+  conf_argument = join(" --conf ", [for key, value in local.spark_conf : "${key}=${value}"])
+  scripts_uri   = "s3://${var.scripts_bucket}"
+  glue_arguments = {
+    "--job-language"                     = "python"
+    "--datalake-formats"                 = "delta"
+    "--conf"                             = local.conf_argument
+    "--job-bookmark-option"              = "job-bookmark-disable"
+    "--extra-py-files"                   = "s3://${var.scripts_bucket}/${aws_s3_object.package.key}"
+    "--TempDir"                          = "${local.scripts_uri}/glue-temp/"
+    "--enable-metrics"                   = "true"
+    "--enable-observability-metrics"     = "true"
+    "--enable-continuous-cloudwatch-log" = "true"
+    "--enable-spark-ui"                  = "true"
+    "--spark-event-logs-path"            = "${local.scripts_uri}/spark-events/"
+  }
+}
+
+resource "aws_s3_object" "script" {
+  bucket                 = var.scripts_bucket
+  key                    = "glue/job.py"
+  source                 = var.script_path
+  source_hash            = filemd5(var.script_path)
+  server_side_encryption = "aws:kms"
+  kms_key_id             = var.data_key_arn
+}
+
+resource "aws_s3_object" "package" {
+  bucket                 = var.scripts_bucket
+  key                    = "glue/streaming.zip"
+  source                 = var.package_zip_path
+  source_hash            = filemd5(var.package_zip_path)
+  server_side_encryption = "aws:kms"
+  kms_key_id             = var.data_key_arn
+}
+
+resource "aws_glue_connection" "network" {
+  name            = var.connection_name
+  connection_type = "NETWORK"
+  description     = "Runs the stream job's workers in the private subnets (VPC endpoints only)"
+
+  physical_connection_requirements {
+    availability_zone      = var.availability_zone
+    subnet_id              = var.subnet_id
+    security_group_id_list = [aws_security_group.this.id]
+  }
+}
+
+resource "aws_glue_security_configuration" "this" {
+  name = var.name
+
+  encryption_configuration {
+    s3_encryption {
+      s3_encryption_mode = "SSE-KMS"
+      kms_key_arn        = var.data_key_arn
+    }
+    cloudwatch_encryption {
+      cloudwatch_encryption_mode = "SSE-KMS"
+      kms_key_arn                = var.logs_key_arn
+    }
+    job_bookmarks_encryption {
+      job_bookmarks_encryption_mode = "CSE-KMS"
+      kms_key_arn                   = var.data_key_arn
+    }
+  }
+}
+
+resource "aws_glue_job" "this" {
+  name                   = var.name
+  description            = "Kinesis -> parse/validate -> dedup -> Delta bronze and quarantine"
+  role_arn               = var.role_arn
+  glue_version           = local.glue_version
+  worker_type            = var.worker_type
+  number_of_workers      = var.number_of_workers
+  connections            = [aws_glue_connection.network.name]
+  security_configuration = aws_glue_security_configuration.this.name
+
+  command {
+    name            = "gluestreaming"
+    script_location = "s3://${aws_s3_object.script.bucket}/${aws_s3_object.script.key}"
+    python_version  = "3"
+  }
+
+  # One run at a time: two runs on one checkpoint would race for the same batches.
+  execution_property {
+    max_concurrent_runs = 1
+  }
+
+  # Glue passes every argument to the script as `--name value`; the job's own settings follow
+  # the same form (--CLICKSTREAM_...).
+  default_arguments = merge(local.glue_arguments, { for name, value in var.job_settings : "--${name}" => value })
+}
+
+resource "aws_security_group" "this" {
+  #checkov:skip=CKV2_AWS_5:Attached to the Glue NETWORK connection above (aws_glue_connection), a resource type this check does not know.
+  name        = var.name
+  description = "Glue streaming job: Spark traffic among its workers, HTTPS to the endpoints"
+  vpc_id      = var.vpc_id
+
+  ingress {
+    description = "Spark driver and executors talk to each other (Glue requires a self rule)"
+    from_port   = 0
+    to_port     = 0
+    protocol    = "-1"
+    self        = true
+  }
+
+  egress {
+    description = "Spark driver and executors talk to each other"
+    from_port   = 0
+    to_port     = 0
+    protocol    = "-1"
+    self        = true
+  }
+
+  egress {
+    description = "HTTPS to the interface endpoints"
+    from_port   = 443
+    to_port     = 443
+    protocol    = "tcp"
+    cidr_blocks = [var.vpc_cidr]
+  }
+
+  egress {
+    description     = "HTTPS to S3 through the gateway endpoint"
+    from_port       = 443
+    to_port         = 443
+    protocol        = "tcp"
+    prefix_list_ids = [var.s3_prefix_list_id]
+  }
+}

@@ -1,0 +1,80 @@
+variable "name" {
+  description = "Name of the Glue job (and prefix of its connection and security configuration)."
+  type        = string
+}
+
+variable "connection_name" {
+  description = "Name of the job's Glue NETWORK connection (the job role may read only this one)."
+  type        = string
+}
+
+variable "role_arn" {
+  description = "ARN of the job's role (modules/iam)."
+  type        = string
+}
+
+variable "script_path" {
+  description = "Local path of the job script (streaming/job.py), uploaded as the Glue script."
+  type        = string
+}
+
+variable "package_zip_path" {
+  description = "Local path of the `streaming` package zip (infra/package_artifacts.py), passed as --extra-py-files."
+  type        = string
+}
+
+variable "scripts_bucket" {
+  description = "Bucket for the script, the package, Glue's temporary files and Spark event logs."
+  type        = string
+}
+
+variable "worker_type" {
+  description = "Glue worker type: G.025X (streaming only), G.1X, G.2X, G.4X or G.8X."
+  type        = string
+}
+
+variable "number_of_workers" {
+  description = "Workers, the driver included."
+  type        = number
+}
+
+variable "job_settings" {
+  description = "CLICKSTREAM_* settings of the job, passed as --NAME value arguments."
+  type        = map(string)
+}
+
+variable "subnet_id" {
+  description = "Private subnet the job's workers run in."
+  type        = string
+}
+
+variable "availability_zone" {
+  description = "Availability zone of subnet_id."
+  type        = string
+}
+
+
+variable "data_key_arn" {
+  description = "KMS key ARN for the uploaded objects, Glue's S3 writes and its bookmarks."
+  type        = string
+}
+
+variable "logs_key_arn" {
+  description = "KMS key ARN for the job's CloudWatch logs."
+  type        = string
+}
+
+variable "vpc_id" {
+  description = "VPC of the private subnets."
+  type        = string
+}
+
+variable "vpc_cidr" {
+  description = "CIDR block of the VPC, where the interface endpoints listen."
+  type        = string
+}
+
+variable "s3_prefix_list_id" {
+  description = "Prefix list of S3 behind the VPC's gateway endpoint."
+  type        = string
+}

@@ -1,0 +1,200 @@
+# Least-privilege roles of the data plane. Every Allow names its actions one by one (no "*" in
+# any action) and its resources by ARN; the only resource "*" statements hold actions that AWS
+# cannot scope to a resource (EC2 Describe*, X-Ray, CloudWatch PutMetricData).
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  partition = data.aws_partition.current.partition
+  region    = data.aws_region.current.region
+  account   = data.aws_caller_identity.current.account_id
+  arn_tail  = "${local.region}:${local.account}"
+
+  eni_resources = concat(
+    ["arn:${local.partition}:ec2:${local.arn_tail}:network-interface/*"],
+    [for id in var.subnet_ids : "arn:${local.partition}:ec2:${local.arn_tail}:subnet/${id}"],
+    [for id in var.security_group_ids : "arn:${local.partition}:ec2:${local.arn_tail}:security-group/${id}"],
+  )
+  glue_log_groups = "arn:${local.partition}:logs:${local.arn_tail}:log-group:/aws-glue/*"
+}
+
+# --- ingestion Lambda -------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "lambda" {
+  statement {
+    sid       = "PutEventsOnTheStream"
+    actions   = ["kinesis:PutRecord", "kinesis:PutRecords"]
+    resources = [var.stream_arn]
+  }
+
+  statement {
+    sid = "EncryptRecordsAndReadTheEncryptedEnvironment"
+    # Kinesis SSE asks the producer's role for a data key; Lambda decrypts its environment
+    # (which carries the salt) with the function's role.
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [var.data_key_arn]
+  }
+
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${var.lambda_log_group_arn}:*"]
+  }
+
+  statement {
+    sid       = "ManageOwnNetworkInterfaces"
+    actions   = ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
+    resources = local.eni_resources
+  }
+
+  statement {
+    sid       = "UnscopableDescribeAndTracing"
+    actions   = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role" "lambda" {
+  name               = "${var.name}-ingest-lambda"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+resource "aws_iam_role_policy" "lambda" {
+  name   = "ingest"
+  role   = aws_iam_role.lambda.id
+  policy = data.aws_iam_policy_document.lambda.json
+}
+
+# --- Glue streaming job -----------------------------------------------------------------------
+
+data "aws_iam_policy_document" "glue_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["glue.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "glue" {
+  statement {
+    sid       = "ReadTheEventStream"
+    actions   = ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:ListShards", "kinesis:GetShardIterator", "kinesis:GetRecords"]
+    resources = [var.stream_arn]
+  }
+
+  statement {
+    sid       = "ListLakeCheckpointAndScriptBuckets"
+    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    resources = [var.bucket_arns["lake"], var.bucket_arns["checkpoints"], var.bucket_arns["scripts"]]
+  }
+
+  statement {
+    sid     = "ReadWriteLakeCheckpointsAndGlueTempFiles"
+    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+    resources = [
+      "${var.bucket_arns["lake"]}/*",
+      "${var.bucket_arns["checkpoints"]}/*",
+      "${var.bucket_arns["scripts"]}/glue-temp/*",
+      "${var.bucket_arns["scripts"]}/spark-events/*",
+    ]
+  }
+
+  statement {
+    sid       = "ReadJobScriptAndPackage"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.bucket_arns["scripts"]}/glue/*"]
+  }
+
+  statement {
+    sid       = "UseTheDataKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [var.data_key_arn]
+  }
+
+  statement {
+    sid     = "ReadCatalogDefinitions"
+    actions = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartitions"]
+    resources = [
+      "arn:${local.partition}:glue:${local.arn_tail}:catalog",
+      "arn:${local.partition}:glue:${local.arn_tail}:database/${var.glue_database_name}",
+      "arn:${local.partition}:glue:${local.arn_tail}:table/${var.glue_database_name}/*",
+    ]
+  }
+
+  statement {
+    sid     = "UseTheNetworkConnection"
+    actions = ["glue:GetConnection"]
+    resources = [
+      "arn:${local.partition}:glue:${local.arn_tail}:catalog",
+      "arn:${local.partition}:glue:${local.arn_tail}:connection/${var.glue_connection_name}",
+    ]
+  }
+
+  statement {
+    sid       = "WriteGlueLogs"
+    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"]
+    resources = [local.glue_log_groups, "${local.glue_log_groups}:log-stream:*"]
+  }
+
+  statement {
+    sid       = "ManageOwnNetworkInterfaces"
+    actions   = ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:CreateTags", "ec2:DeleteTags"]
+    resources = local.eni_resources
+  }
+
+  statement {
+    sid = "UnscopableDescribe"
+    actions = [
+      "ec2:DescribeNetworkInterfaces", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroups",
+      "ec2:DescribeSubnets", "ec2:DescribeVpcEndpoints",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "DescribeTheVpc"
+    actions   = ["ec2:DescribeVpcAttribute"]
+    resources = ["arn:${local.partition}:ec2:${local.arn_tail}:vpc/${var.vpc_id}"]
+  }
+
+  statement {
+    sid       = "PublishGlueMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = ["Glue"]
+    }
+  }
+}
+
+resource "aws_iam_role" "glue" {
+  name               = "${var.name}-glue-stream-job"
+  assume_role_policy = data.aws_iam_policy_document.glue_assume.json
+}
+
+resource "aws_iam_role_policy" "glue" {
+  name   = "stream-job"
+  role   = aws_iam_role.glue.id
+  policy = data.aws_iam_policy_document.glue.json
+}

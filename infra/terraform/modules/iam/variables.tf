@@ -1,0 +1,49 @@
+variable "name" {
+  description = "Name prefix of the roles."
+  type        = string
+}
+
+variable "stream_arn" {
+  description = "ARN of the event stream."
+  type        = string
+}
+
+variable "data_key_arn" {
+  description = "ARN of the KMS key that encrypts the stream, the buckets and the Lambda environment."
+  type        = string
+}
+
+variable "bucket_arns" {
+  description = "ARNs of the data buckets by role (lake, checkpoints, scripts, athena)."
+  type        = map(string)
+}
+
+variable "lambda_log_group_arn" {
+  description = "ARN of the ingestion Lambda's log group."
+  type        = string
+}
+
+variable "vpc_id" {
+  description = "VPC the Glue job runs in."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnets the Lambda and the Glue job place their network interfaces in."
+  type        = list(string)
+}
+
+variable "security_group_ids" {
+  description = "Security groups the Lambda and the Glue job attach to their network interfaces."
+  type        = list(string)
+}
+
+variable "glue_database_name" {
+  description = "Glue Data Catalog database the job may read table definitions from."
+  type        = string
+}
+
+variable "glue_connection_name" {
+  description = "Name of the Glue NETWORK connection the job runs in."
+  type        = string
+}

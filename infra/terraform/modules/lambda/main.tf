@@ -1,0 +1,55 @@
+# The ingestion handler (streaming.handler.lambda_handler) behind the HTTP API.
+
+resource "aws_cloudwatch_log_group" "this" {
+  name              = "/aws/lambda/${var.function_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_key_arn
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_116:API Gateway invokes the function synchronously; a DLQ only receives failed asynchronous invocations, and failed events go back to the caller as retryable.
+  #checkov:skip=CKV_AWS_272:The package is built by CI from the reviewed repository and deployed by the same OIDC-authenticated workflow; AWS Signer is not part of this deployment.
+  function_name                  = var.function_name
+  role                           = var.role_arn
+  runtime                        = "python3.13"
+  handler                        = "streaming.handler.lambda_handler"
+  architectures                  = [var.architecture]
+  filename                       = var.zip_path
+  source_code_hash               = filebase64sha256(var.zip_path)
+  memory_size                    = var.memory_mb
+  timeout                        = var.timeout_seconds
+  reserved_concurrent_executions = var.reserved_concurrency
+  kms_key_arn                    = var.data_key_arn
+
+  environment {
+    variables = var.environment
+  }
+
+  vpc_config {
+    subnet_ids         = var.subnet_ids
+    security_group_ids = [aws_security_group.this.id]
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.this.name
+  }
+}
+
+resource "aws_security_group" "this" {
+  name        = var.function_name
+  description = "Ingestion Lambda: HTTPS to the VPC endpoints only"
+  vpc_id      = var.vpc_id
+
+  egress {
+    description = "HTTPS to the interface endpoints"
+    from_port   = 443
+    to_port     = 443
+    protocol    = "tcp"
+    cidr_blocks = [var.vpc_cidr]
+  }
+}

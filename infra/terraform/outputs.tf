@@ -1,0 +1,84 @@
+output "api_url" {
+  description = "Base URL of the HTTP API."
+  value       = module.api.endpoint
+}
+
+output "events_url" {
+  description = "URL the tracker posts events to: the value for __CLICKSTREAM_API_URL__ in website/index.template.html."
+  value       = "${module.api.endpoint}${local.events_path}"
+}
+
+output "stream_name" {
+  description = "Name of the Kinesis stream (CLICKSTREAM_STREAM_NAME)."
+  value       = module.kinesis.name
+}
+
+output "lake_bucket" {
+  description = "Bucket of the Delta tables (CLICKSTREAM_LAKE_URI is s3://<lake_bucket>)."
+  value       = module.storage.bucket_names["lake"]
+}
+
+output "checkpoint_bucket" {
+  description = "Bucket of the stream job's checkpoints (CLICKSTREAM_CHECKPOINT_URI)."
+  value       = module.storage.bucket_names["checkpoints"]
+}
+
+output "scripts_bucket" {
+  description = "Bucket of the Glue job script and package."
+  value       = module.storage.bucket_names["scripts"]
+}
+
+output "athena_results_bucket" {
+  description = "Bucket of Athena query results."
+  value       = module.storage.bucket_names["athena"]
+}
+
+output "glue_job_name" {
+  description = "Name of the Glue streaming job (start it with aws glue start-job-run)."
+  value       = module.glue_job.job_name
+}
+
+output "access_log_bucket" {
+  description = "Bucket of the data buckets' S3 server access logs."
+  value       = module.storage.access_log_bucket_name
+}
+
+output "glue_database" {
+  description = "Glue Data Catalog database of the Delta tables."
+  value       = module.catalog.database_name
+}
+
+output "glue_tables" {
+  description = "Delta tables registered in the Glue database."
+  value       = module.catalog.table_names
+}
+
+output "athena_workgroup" {
+  description = "Athena workgroup to query the lake with."
+  value       = module.athena.workgroup_name
+}
+
+output "lambda_function_name" {
+  description = "Name of the ingestion Lambda."
+  value       = module.lambda.function_name
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic of all alarms; subscribe more endpoints to it."
+  value       = module.monitoring.alarm_topic_arn
+}
+
+output "alarm_names" {
+  description = "CloudWatch alarms of the pipeline."
+  value       = module.monitoring.alarm_names
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard of the pipeline."
+  value       = module.monitoring.dashboard_name
+}
+
+output "ip_hash_salt_secret_arn" {
+  description = "Secrets Manager secret holding the ip_hash salt."
+  value       = aws_secretsmanager_secret.ip_hash_salt.arn
+}

@@ -1,0 +1,38 @@
+# dev: smallest footprint; data is disposable (buckets may be destroyed with their contents).
+project     = "clickstream"
+environment = "dev"
+
+aws_region         = "eu-west-1"
+availability_zones = ["eu-west-1a", "eu-west-1b"]
+vpc_cidr           = "10.40.0.0/16"
+
+kinesis_stream_mode     = "ON_DEMAND"
+kinesis_shard_count     = 1
+kinesis_retention_hours = 24
+
+lambda_architecture         = "arm64"
+lambda_memory_mb            = 512
+lambda_timeout_seconds      = 10
+lambda_reserved_concurrency = 10
+
+api_throttle_rate_limit  = 50
+api_throttle_burst_limit = 100
+cors_allowed_origins     = ["*"]
+
+glue_worker_type       = "G.025X"
+glue_number_of_workers = 2
+dedup_window           = "10 minutes"
+
+lake_ia_transition_days            = 30
+lake_glacier_ir_transition_days    = 90
+noncurrent_version_expiration_days = 7
+athena_results_expiration_days     = 7
+athena_bytes_scanned_cutoff        = 10737418240
+
+iterator_age_alarm_ms = 300000
+alarm_email           = ""
+log_retention_days    = 365
+
+force_destroy_buckets     = true
+manage_catalog_encryption = true
+kms_deletion_window_days  = 7

@@ -1,0 +1,211 @@
+# Every variable is set in each of tfvars/dev.tfvars, staging.tfvars and prod.tfvars (the tests
+# check both directions), so an environment's whole configuration is readable in one file.
+
+variable "project" {
+  description = "Name prefix of every resource; lower case, at most 12 characters (bucket names)."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,11}$", var.project))
+    error_message = "project: 2-12 characters, lower-case letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "environment" {
+  description = "Deployment environment: dev, staging or prod."
+  type        = string
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.environment)
+    error_message = "environment must be dev, staging or prod."
+  }
+}
+
+variable "aws_region" {
+  description = "AWS region of the whole stack, e.g. eu-west-1."
+  type        = string
+}
+
+variable "availability_zones" {
+  description = "Availability zones (of aws_region) with a private subnet; at least two."
+  type        = list(string)
+  validation {
+    condition     = length(var.availability_zones) >= 2
+    error_message = "Use at least two availability zones."
+  }
+}
+
+variable "vpc_cidr" {
+  description = "CIDR block of the VPC, e.g. 10.40.0.0/16; subnets are /20s of a /16."
+  type        = string
+  validation {
+    condition     = can(cidrhost(var.vpc_cidr, 0))
+    error_message = "vpc_cidr must be a CIDR block."
+  }
+}
+
+variable "kinesis_stream_mode" {
+  description = "ON_DEMAND (capacity follows traffic) or PROVISIONED (kinesis_shard_count shards)."
+  type        = string
+  validation {
+    condition     = contains(["ON_DEMAND", "PROVISIONED"], var.kinesis_stream_mode)
+    error_message = "kinesis_stream_mode must be ON_DEMAND or PROVISIONED."
+  }
+}
+
+variable "kinesis_shard_count" {
+  description = "Shards of a PROVISIONED stream (1 MB/s or 1,000 records/s of writes each)."
+  type        = number
+  validation {
+    condition     = var.kinesis_shard_count >= 1
+    error_message = "kinesis_shard_count must be at least 1."
+  }
+}
+
+variable "kinesis_retention_hours" {
+  description = "Hours records stay in the stream (24-8760): how long the job may be down without loss."
+  type        = number
+  validation {
+    condition     = var.kinesis_retention_hours >= 24 && var.kinesis_retention_hours <= 8760
+    error_message = "kinesis_retention_hours must be between 24 and 8760."
+  }
+}
+
+variable "lambda_architecture" {
+  description = "CPU architecture of the ingestion Lambda: arm64 or x86_64 (the package is built to match)."
+  type        = string
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be arm64 or x86_64."
+  }
+}
+
+variable "lambda_memory_mb" {
+  description = "Memory of the ingestion Lambda in MB; CPU share grows with it."
+  type        = number
+}
+
+variable "lambda_timeout_seconds" {
+  description = "Longest an ingestion request may run (API Gateway gives up at 29 s)."
+  type        = number
+  validation {
+    condition     = var.lambda_timeout_seconds >= 1 && var.lambda_timeout_seconds <= 29
+    error_message = "lambda_timeout_seconds must be between 1 and 29."
+  }
+}
+
+variable "lambda_reserved_concurrency" {
+  description = "Concurrent executions reserved for, and the cap of, the ingestion Lambda."
+  type        = number
+}
+
+variable "api_throttle_rate_limit" {
+  description = "Requests per second the HTTP API accepts before answering 429."
+  type        = number
+}
+
+variable "api_throttle_burst_limit" {
+  description = "Requests the HTTP API accepts in a burst above the rate."
+  type        = number
+}
+
+variable "cors_allowed_origins" {
+  description = "Origins (scheme://host[:port]) whose pages may post events; [\"*\"] allows any."
+  type        = list(string)
+}
+
+variable "glue_worker_type" {
+  description = "Glue worker type of the stream job: G.025X, G.1X, G.2X, G.4X or G.8X."
+  type        = string
+  validation {
+    condition     = contains(["G.025X", "G.1X", "G.2X", "G.4X", "G.8X"], var.glue_worker_type)
+    error_message = "glue_worker_type must be one of G.025X, G.1X, G.2X, G.4X, G.8X."
+  }
+}
+
+variable "glue_number_of_workers" {
+  description = "Workers of the stream job, the driver included (at least 2)."
+  type        = number
+  validation {
+    condition     = var.glue_number_of_workers >= 2
+    error_message = "glue_number_of_workers must be at least 2."
+  }
+}
+
+variable "dedup_window" {
+  description = "How long the job remembers event_ids to drop duplicates (CLICKSTREAM_DEDUP_WINDOW), e.g. \"10 minutes\"."
+  type        = string
+}
+
+variable "lake_ia_transition_days" {
+  description = "Days after which lake files move to S3 Standard-IA (at least 30)."
+  type        = number
+  validation {
+    condition     = var.lake_ia_transition_days >= 30
+    error_message = "S3 accepts Standard-IA transitions after 30 days at the earliest."
+  }
+}
+
+variable "lake_glacier_ir_transition_days" {
+  description = "Days after which lake files move to S3 Glacier Instant Retrieval (still queryable)."
+  type        = number
+  validation {
+    condition     = var.lake_glacier_ir_transition_days >= var.lake_ia_transition_days + 30
+    error_message = "lake_glacier_ir_transition_days must be at least lake_ia_transition_days + 30."
+  }
+}
+
+variable "noncurrent_version_expiration_days" {
+  description = "Days a replaced or deleted object version is kept (the undo window for deletes, VACUUM included)."
+  type        = number
+}
+
+variable "athena_results_expiration_days" {
+  description = "Days Athena query results are kept."
+  type        = number
+}
+
+variable "athena_bytes_scanned_cutoff" {
+  description = "Bytes one Athena query may scan before it is cancelled (at least 10485760)."
+  type        = number
+  validation {
+    condition     = var.athena_bytes_scanned_cutoff >= 10485760
+    error_message = "athena_bytes_scanned_cutoff must be at least 10 MB (10485760)."
+  }
+}
+
+variable "iterator_age_alarm_ms" {
+  description = "Iterator age (ms) of the stream above which the stream-job-behind alarm fires."
+  type        = number
+}
+
+variable "alarm_email" {
+  description = "E-mail address subscribed to the alarm topic (confirm the mail AWS sends); \"\" for none."
+  type        = string
+}
+
+variable "log_retention_days" {
+  description = "Retention of every log group and of S3 access logs, in days: a CloudWatch value of at least 365."
+  type        = number
+  validation {
+    condition     = contains([365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "Keep logs for at least a year: 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653 days."
+  }
+}
+
+variable "force_destroy_buckets" {
+  description = "Whether destroy may delete buckets that still hold data (true only where data is disposable)."
+  type        = bool
+}
+
+variable "manage_catalog_encryption" {
+  description = "Whether this stack owns the account's Glue Data Catalog encryption settings (one stack per account and region)."
+  type        = bool
+}
+
+variable "kms_deletion_window_days" {
+  description = "Days a scheduled KMS key deletion waits (7-30); data under a deleted key is lost."
+  type        = number
+  validation {
+    condition     = var.kms_deletion_window_days >= 7 && var.kms_deletion_window_days <= 30
+    error_message = "kms_deletion_window_days must be between 7 and 30."
+  }
+}

@@ -1,0 +1,651 @@
+"""The AWS deployment (infra/terraform), checked without an AWS account or a Terraform binary.
+
+Every .tf and .tfvars file is parsed with python-hcl2, and the promises of the deployment are
+asserted on the parsed code: encryption at rest everywhere, no public bucket, no wildcard IAM
+action, alarms on the ways the pipeline breaks, and a Glue job, Lambda and API that match what
+the `streaming` package expects. checkov then scans every environment's configuration and the
+GitHub workflow: each finding is fixed or suppressed in the code with a reason, and every
+suppression must still be needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import ipaddress
+import json
+import re
+import shutil
+import subprocess
+import zipfile
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+import yaml
+from hcl2 import SerializationOptions
+
+ROOT = Path(__file__).resolve().parents[2]
+TERRAFORM = ROOT / "infra" / "terraform"
+WORKFLOW = ROOT / ".github" / "workflows" / "terraform.yml"
+CHECKOV = ROOT / ".venv" / "tools" / "checkov" / "bin" / "checkov"
+ENVIRONMENTS = ("dev", "staging", "prod")
+PARSE_OPTIONS = SerializationOptions(
+    strip_string_quotes=True, explicit_blocks=False, with_comments=False
+)
+SKIP_COMMENT = re.compile(r"#\s*checkov:skip=(CKV2?_[A-Z]+_\d+):(.*)")
+# Actions AWS cannot scope to a resource ARN: the only ones allowed with resource "*".
+UNSCOPABLE_ACTIONS = {
+    "ec2:DescribeNetworkInterfaces", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets", "ec2:DescribeVpcEndpoints", "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords", "cloudwatch:PutMetricData",
+}
+
+_spec = importlib.util.spec_from_file_location("package_artifacts",
+                                               ROOT / "infra" / "package_artifacts.py")
+package_artifacts = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(package_artifacts)
+
+
+def parse(path: Path) -> dict[str, Any]:
+    with path.open() as handle:
+        return hcl2.load(handle, serialization_options=PARSE_OPTIONS)
+
+
+def ref(expression: str) -> str:
+    """The expression inside "${...}", or the literal itself."""
+    match = re.fullmatch(r"\$\{(.*)\}", expression, re.S)
+    return match.group(1) if match else expression
+
+
+@dataclass
+class Module:
+    """The blocks of one Terraform module directory, merged across its files."""
+
+    path: Path
+    resources: dict[str, dict[str, dict]] = field(default_factory=dict)
+    data: dict[str, dict[str, dict]] = field(default_factory=dict)
+    variables: dict[str, dict] = field(default_factory=dict)
+    outputs: dict[str, dict] = field(default_factory=dict)
+    locals: dict[str, Any] = field(default_factory=dict)
+    calls: dict[str, dict] = field(default_factory=dict)
+    terraform: list[dict] = field(default_factory=list)
+    text: str = ""
+
+    def resource(self, kind: str) -> dict[str, dict]:
+        return self.resources.get(kind, {})
+
+    def one(self, kind: str) -> dict:
+        found = self.resource(kind)
+        assert len(found) == 1, f"{self.path.name}: expected one {kind}, found {sorted(found)}"
+        return next(iter(found.values()))
+
+    def resolve(self, value: Any) -> Any:
+        """`local.name` references resolved to the local's value; anything else unchanged."""
+        if isinstance(value, str):
+            local = re.fullmatch(r"local\.(\w+)", ref(value))
+            if local and local.group(1) in self.locals:
+                return self.locals[local.group(1)]
+        return value
+
+
+@cache
+def load_module(path: Path) -> Module:
+    module = Module(path)
+    for tf in sorted(path.glob("*.tf")):
+        module.text += tf.read_text()
+        parsed = parse(tf)
+        for section, target in (("resource", module.resources), ("data", module.data)):
+            for entry in parsed.get(section, []):
+                for kind, named in entry.items():
+                    target.setdefault(kind, {}).update(named)
+        for section, target in (("variable", module.variables), ("output", module.outputs),
+                                ("module", module.calls)):
+            for entry in parsed.get(section, []):
+                target.update(entry)
+        for entry in parsed.get("locals", []):
+            module.locals.update(entry)
+        module.terraform.extend(parsed.get("terraform", []))
+    return module
+
+
+def module_dirs() -> list[Path]:
+    return [TERRAFORM, *sorted(p for p in (TERRAFORM / "modules").iterdir() if p.is_dir())]
+
+
+def all_modules() -> list[Module]:
+    return [load_module(path) for path in module_dirs()]
+
+
+def child(name: str) -> Module:
+    return load_module(TERRAFORM / "modules" / name)
+
+
+def root() -> Module:
+    return load_module(TERRAFORM)
+
+
+def settings_variables() -> set[str]:
+    """The CLICKSTREAM_* names streaming/settings.py reads."""
+    source = (ROOT / "streaming" / "settings.py").read_text()
+    return set(re.findall(r'_env\("(CLICKSTREAM_[A-Z_]+)"', source))
+
+
+def tfvars(environment: str) -> dict[str, Any]:
+    return parse(TERRAFORM / "tfvars" / f"{environment}.tfvars")
+
+
+def policy_statements(module: Module, document: dict) -> list[dict]:
+    return [
+        {**statement,
+         "actions": module.resolve(statement.get("actions", [])),
+         "resources": module.resolve(statement.get("resources", [])),
+         "effect": statement.get("effect", "Allow")}
+        for statement in document.get("statement", [])
+    ]
+
+
+# --- parsing and wiring (what `terraform validate` would catch) -------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", sorted([*TERRAFORM.rglob("*.tf"), *TERRAFORM.rglob("*.tfvars")]),
+    ids=lambda path: str(path.relative_to(TERRAFORM)),
+)
+def test_every_file_parses(path: Path) -> None:
+    assert parse(path), f"{path} parsed to nothing"
+
+
+def test_every_module_directory_is_called_from_the_root() -> None:
+    called = {ref(call["source"]) for call in root().calls.values()}
+    expected = {f"./modules/{path.name}" for path in module_dirs()[1:]}
+    assert called == expected
+
+
+@pytest.mark.parametrize("call", sorted(root().calls), ids=str)
+def test_module_arguments_match_module_variables(call: str) -> None:
+    arguments = dict(root().calls[call])
+    module = load_module((TERRAFORM / ref(arguments.pop("source"))).resolve())
+    assert set(arguments) == set(module.variables), f"module {call}"
+
+
+@pytest.mark.parametrize("module", module_dirs(), ids=lambda path: path.name)
+def test_referenced_variables_and_locals_are_declared(module: Path) -> None:
+    parsed = load_module(module)
+    assert set(re.findall(r"\bvar\.(\w+)", parsed.text)) <= set(parsed.variables)
+    assert set(re.findall(r"\blocal\.(\w+)", parsed.text)) <= set(parsed.locals)
+    used_modules = set(re.findall(r"\bmodule\.(\w+)\.", parsed.text))
+    assert used_modules <= set(parsed.calls)
+
+
+@pytest.mark.parametrize("module", module_dirs(), ids=lambda path: path.name)
+def test_every_variable_and_output_is_described(module: Path) -> None:
+    parsed = load_module(module)
+    for name, block in {**parsed.variables, **parsed.outputs}.items():
+        assert block.get("description", "").strip(), f"{module.name}: {name} has no description"
+
+
+@pytest.mark.parametrize("module", module_dirs()[1:], ids=lambda path: path.name)
+def test_every_module_output_is_used_by_the_root(module: Path) -> None:
+    call = next(name for name, args in root().calls.items()
+                if ref(args["source"]) == f"./modules/{module.name}")
+    for output in load_module(module).outputs:
+        assert f"module.{call}.{output}" in root().text, f"{call}.{output} is never used"
+
+
+def test_versions_and_remote_state_backend() -> None:
+    terraform = {key: value for block in root().terraform for key, value in block.items()}
+    assert re.fullmatch(r">= 1\.1\d\.\d+", terraform["required_version"])
+    providers = terraform["required_providers"][0]
+    assert providers["aws"]["source"] == "hashicorp/aws"
+    backend = terraform["backend"][0]["s3"]
+    assert backend == {"encrypt": True, "use_lockfile": True}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_tfvars_set_exactly_the_declared_variables(environment: str) -> None:
+    values = tfvars(environment)
+    assert set(values) == set(root().variables)
+    assert values["environment"] == environment
+    assert all(zone.startswith(values["aws_region"]) for zone in values["availability_zones"])
+
+
+def _bound(expression: str, values: dict[str, Any]) -> int:
+    """A validation bound: a number, or `var.other + number`."""
+    if expression.isdigit():
+        return int(expression)
+    match = re.fullmatch(r"var\.(\w+) \+ (\d+)", expression)
+    assert match, f"unrecognised bound {expression!r}"
+    return values[match.group(1)] + int(match.group(2))
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_tfvars_pass_the_variables_validations(environment: str) -> None:
+    """Evaluates the validation forms the root module uses (contains, regex, cidrhost, length
+    and numeric bounds); a validation of any other form fails this test until it is taught."""
+    values = tfvars(environment)
+    for name, block in root().variables.items():
+        value = values[name]
+        for validation in block.get("validation", []):
+            condition = ref(validation["condition"])
+            if allowed := re.fullmatch(rf"contains\((\[.*\]), var\.{name}\)", condition):
+                assert value in json.loads(allowed.group(1)), f"{environment}: {name}={value!r}"
+            elif pattern := re.fullmatch(rf'can\(regex\(("[^"]*"), var\.{name}\)\)', condition):
+                assert re.search(json.loads(pattern.group(1)), value), f"{environment}: {name}"
+            elif condition == f"can(cidrhost(var.{name}, 0))":
+                ipaddress.ip_network(value)
+            elif length := re.fullmatch(rf"length\(var\.{name}\) >= (\d+)", condition):
+                assert len(value) >= int(length.group(1)), f"{environment}: {name}"
+            elif bounds := re.findall(rf"var\.{name} (>=|<=) ([\w. +]+?)(?= &&|$)", condition):
+                for operator, bound in bounds:
+                    limit = _bound(bound, values)
+                    assert value >= limit if operator == ">=" else value <= limit, (
+                        f"{environment}: {name}={value} breaks {condition}")
+            else:
+                pytest.fail(f"unrecognised validation of {name}: {condition}")
+
+
+# --- security properties ----------------------------------------------------------------------
+
+
+def test_buckets_are_encrypted_versioned_private_and_tiered() -> None:
+    storage = child("storage")
+    buckets = storage.resource("aws_s3_bucket")
+    assert set(buckets) == {"data", "access_logs"}
+    assert set(storage.locals["buckets"]) == {"lake", "checkpoints", "scripts", "athena"}
+    companions = ("aws_s3_bucket_versioning", "aws_s3_bucket_server_side_encryption_configuration",
+                  "aws_s3_bucket_public_access_block", "aws_s3_bucket_ownership_controls",
+                  "aws_s3_bucket_lifecycle_configuration", "aws_s3_bucket_policy")
+    for name, bucket in buckets.items():
+        for kind in companions:
+            companion = storage.resource(kind)[name]
+            assert companion.get("for_each") == bucket.get("for_each"), f"{kind}.{name}"
+            assert ref(companion["bucket"]).startswith(f"aws_s3_bucket.{name}"), f"{kind}.{name}"
+        assert storage.resource("aws_s3_bucket_versioning")[name][
+            "versioning_configuration"][0]["status"] == "Enabled"
+        block = storage.resource("aws_s3_bucket_public_access_block")[name]
+        assert all(block[key] is True for key in (
+            "block_public_acls", "block_public_policy", "ignore_public_acls",
+            "restrict_public_buckets"))
+        assert storage.resource("aws_s3_bucket_ownership_controls")[name][
+            "rule"][0]["object_ownership"] == "BucketOwnerEnforced"
+        rules = storage.resource("aws_s3_bucket_lifecycle_configuration")[name]["rule"]
+        assert all(rule["abort_incomplete_multipart_upload"] for rule in rules)
+    data_sse = storage.resource("aws_s3_bucket_server_side_encryption_configuration")["data"]
+    default = data_sse["rule"][0]["apply_server_side_encryption_by_default"][0]
+    assert default == {"sse_algorithm": "aws:kms", "kms_master_key_id": "${var.data_key_arn}"}
+    logs_sse = storage.resource("aws_s3_bucket_server_side_encryption_configuration")[
+        "access_logs"]
+    assert logs_sse["rule"][0]["apply_server_side_encryption_by_default"][0][
+        "sse_algorithm"] == "AES256"
+    assert ref(storage.resource("aws_s3_bucket_logging")["data"]["target_bucket"]) == (
+        "aws_s3_bucket.access_logs.id")
+    lake_tiers = {tier["storage_class"] for tier in storage.locals["lake_tiers"]}
+    assert lake_tiers == {"STANDARD_IA", "GLACIER_IR"}
+
+
+def test_bucket_policies_deny_plain_http_and_grant_nothing_public() -> None:
+    storage = child("storage")
+    for name in ("tls_only", "access_logs"):
+        statements = policy_statements(storage, storage.data["aws_iam_policy_document"][name])
+        deny = [s for s in statements if s["effect"] == "Deny"]
+        assert deny and deny[0]["condition"][0]["variable"] == "aws:SecureTransport"
+        for statement in statements:
+            if statement["effect"] == "Allow":
+                principals = statement["principals"]
+                assert all(p["type"] == "Service" for p in principals), f"{name} is public"
+    for module in all_modules():
+        assert not module.resource("aws_s3_bucket_acl"), module.path
+        assert not module.resource("aws_s3_bucket_website_configuration"), module.path
+        assert "public-read" not in module.text, module.path
+
+
+def test_everything_at_rest_is_encrypted_with_customer_keys() -> None:
+    for module in all_modules():
+        for name, group in module.resource("aws_cloudwatch_log_group").items():
+            assert ref(group["kms_key_id"]).startswith("var."), f"{module.path.name} {name}"
+        for name, key in module.resource("aws_kms_key").items():
+            assert key["enable_key_rotation"] is True, name
+    stream = child("kinesis").one("aws_kinesis_stream")
+    assert stream["encryption_type"] == "KMS" and ref(stream["kms_key_id"]) == "var.data_key_arn"
+    assert ref(child("lambda").one("aws_lambda_function")["kms_key_arn"]) == "var.data_key_arn"
+    assert child("monitoring").one("aws_sns_topic")["kms_master_key_id"]
+    assert root().one("aws_secretsmanager_secret")["kms_key_id"]
+    athena = child("athena").one("aws_athena_workgroup")["configuration"][0]
+    encryption = athena["result_configuration"][0]["encryption_configuration"][0]
+    assert encryption["encryption_option"] == "SSE_KMS"
+    security = child("glue_job").one("aws_glue_security_configuration")
+    modes = security["encryption_configuration"][0]
+    assert modes["s3_encryption"][0]["s3_encryption_mode"] == "SSE-KMS"
+    assert modes["cloudwatch_encryption"][0]["cloudwatch_encryption_mode"] == "SSE-KMS"
+    assert modes["job_bookmarks_encryption"][0]["job_bookmarks_encryption_mode"] == "CSE-KMS"
+    for name, obj in child("glue_job").resource("aws_s3_object").items():
+        assert obj["server_side_encryption"] == "aws:kms", name
+
+
+def test_iam_grants_no_wildcard_action_and_no_wildcard_data_resource() -> None:
+    documents = 0
+    for module in all_modules():
+        key_policies = {ref(key["policy"]) for key in module.resource("aws_kms_key").values()}
+        for name, document in module.data.get("aws_iam_policy_document", {}).items():
+            documents += 1
+            is_key_policy = f"data.aws_iam_policy_document.{name}.json" in key_policies
+            for statement in policy_statements(module, document):
+                if statement["effect"] != "Allow":
+                    continue
+                actions, resources = statement["actions"], statement["resources"]
+                assert isinstance(actions, list) and actions, f"{name}: unresolved actions"
+                wildcards = [action for action in actions if "*" in action]
+                assert not wildcards, f"{module.path.name}/{name}: {wildcards}"
+                if isinstance(resources, str):  # an expression such as concat(...)
+                    assert '"*"' not in resources, f"{module.path.name}/{name}: resource *"
+                elif "*" in resources and not is_key_policy:
+                    assert resources == ["*"] and set(actions) <= UNSCOPABLE_ACTIONS, (
+                        f"{module.path.name}/{name}: {sorted(set(actions) - UNSCOPABLE_ACTIONS)}"
+                        " on resource *")
+                if is_key_policy:
+                    assert all(p["type"] != "*" and p["identifiers"] != ["*"]
+                               for p in statement["principals"]), f"{name}: open key policy"
+    assert documents >= 10
+
+
+def test_every_policy_comes_from_a_policy_document_and_no_managed_policy_is_attached() -> None:
+    policy_kinds = {"aws_iam_role": "assume_role_policy", "aws_iam_role_policy": "policy",
+                    "aws_s3_bucket_policy": "policy", "aws_sns_topic_policy": "policy",
+                    "aws_kms_key": "policy"}
+    for module in all_modules():
+        for kind, attribute in policy_kinds.items():
+            for name, resource in module.resource(kind).items():
+                assert re.fullmatch(r"data\.aws_iam_policy_document\.\w+(\[[^\]]+\])?\.json",
+                                    ref(resource[attribute])), f"{kind}.{name}"
+        assert not module.resource("aws_iam_role_policy_attachment"), module.path
+        assert not module.resource("aws_iam_policy_attachment"), module.path
+        assert "arn:aws:iam::aws:policy" not in module.text, module.path
+
+
+def test_network_is_private_with_endpoints_for_s3_kinesis_and_glue() -> None:
+    network = child("network")
+    for module in all_modules():
+        for kind in ("aws_internet_gateway", "aws_nat_gateway", "aws_eip"):
+            assert not module.resource(kind), f"{module.path.name} has {kind}"
+        for name, group in module.resource("aws_security_group").items():
+            for rule in [*group.get("ingress", []), *group.get("egress", [])]:
+                assert "0.0.0.0/0" not in rule.get("cidr_blocks", []), f"{name} is open"
+                assert rule["description"], f"{name}: rule without description"
+    assert network.one("aws_subnet")["map_public_ip_on_launch"] is False
+    s3 = network.resource("aws_vpc_endpoint")["s3"]
+    assert s3["vpc_endpoint_type"] == "Gateway" and s3["service_name"].endswith(".s3")
+    interface = network.resource("aws_vpc_endpoint")["interface"]
+    assert interface["private_dns_enabled"] is True
+    services = set(re.findall(r'"([a-z-]+)"', network.locals["interface_services"]))
+    assert {"kinesis-streams", "glue", "logs"} <= services
+    assert network.one("aws_flow_log")["traffic_type"] == "ALL"
+    assert network.one("aws_default_security_group").keys() == {"vpc_id", "tags"}
+
+
+def test_alarms_and_dashboard_cover_the_failure_modes() -> None:
+    monitoring = child("monitoring")
+    alarms = monitoring.locals["alarms"]
+    metrics = {(alarm["namespace"], alarm["metric"]) for alarm in alarms.values()}
+    assert {("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds"), ("AWS/Lambda", "Errors"),
+            ("AWS/Lambda", "Throttles"), ("AWS/Events", "TriggeredRules")} <= metrics
+    assert alarms["iterator-age"]["treat_missing_data"] == "breaching"
+    alarm = monitoring.one("aws_cloudwatch_metric_alarm")
+    assert ref(alarm["for_each"]) == "local.alarms"
+    assert ref(alarm["alarm_actions"][0]) == "aws_sns_topic.alarms.arn"
+    pattern = monitoring.one("aws_cloudwatch_event_rule")["event_pattern"]
+    assert "Glue Job State Change" in pattern and '"FAILED"' in pattern
+    assert ref(monitoring.one("aws_cloudwatch_event_target")["arn"]) == "aws_sns_topic.alarms.arn"
+    body = monitoring.one("aws_cloudwatch_dashboard")["dashboard_body"]
+    for metric in ("IteratorAgeMilliseconds", "Errors", "Throttles", "5xx"):
+        assert metric in body, f"dashboard lacks {metric}"
+
+
+# --- the deployment matches the code it deploys -----------------------------------------------
+
+
+def test_lambda_runs_the_projects_handler_with_its_settings() -> None:
+    function = child("lambda").one("aws_lambda_function")
+    module_name, attribute = function["handler"].rsplit(".", 1)
+    handler = importlib.import_module(module_name)
+    assert callable(getattr(handler, attribute))
+    assert function["runtime"] == f"python{package_artifacts.LAMBDA_PYTHON}"
+    assert function["tracing_config"][0]["mode"] == "Active"
+    assert function["vpc_config"][0]["subnet_ids"]
+    environment = root().calls["lambda"]["environment"]
+    assert set(environment) <= settings_variables()
+    assert environment["CLICKSTREAM_MODE"] == "aws"
+    assert ref(environment["CLICKSTREAM_IP_HASH_SALT"]) == "random_password.ip_hash_salt.result"
+    assert root().calls["lambda"]["zip_path"] == (
+        "${local.build_dir}/lambda-${var.lambda_architecture}.zip")
+    assert root().locals["build_dir"] == "${path.root}/.build"
+    assert package_artifacts.BUILD_DIR == TERRAFORM / ".build"
+    condition = root().variables["lambda_architecture"]["validation"][0]["condition"]
+    allowed = json.loads(re.search(r"\[.*?\]", condition).group(0))
+    assert set(package_artifacts.MACHINES) == set(allowed)
+
+
+def test_api_route_is_the_handlers_path_with_throttling() -> None:
+    handler = importlib.import_module("streaming.handler")
+    assert root().locals["events_path"] == handler.EVENTS_PATH
+    assert root().calls["api"]["events_route_key"] == "POST ${local.events_path}"
+    api = child("api")
+    assert api.one("aws_apigatewayv2_api")["protocol_type"] == "HTTP"
+    assert api.one("aws_apigatewayv2_integration")["payload_format_version"] == "2.0"
+    route = api.one("aws_apigatewayv2_route")
+    assert ref(route["route_key"]) == "var.events_route_key"
+    settings = api.one("aws_apigatewayv2_stage")["default_route_settings"][0]
+    assert ref(settings["throttling_rate_limit"]) == "var.throttle_rate_limit"
+    assert ref(settings["throttling_burst_limit"]) == "var.throttle_burst_limit"
+    assert api.one("aws_apigatewayv2_stage")["access_log_settings"]
+    permission = api.one("aws_lambda_permission")
+    assert "replace(var.events_route_key" in permission["source_arn"]
+
+
+def test_outputs_feed_the_website_template_and_operators() -> None:
+    outputs = root().outputs
+    assert {"api_url", "events_url", "stream_name", "lake_bucket", "checkpoint_bucket",
+            "scripts_bucket", "athena_results_bucket", "glue_job_name"} <= set(outputs)
+    events_url = outputs["events_url"]
+    assert events_url["value"] == "${module.api.endpoint}${local.events_path}"
+    gateway = (ROOT / "streaming" / "gateway.py").read_text()
+    placeholder = re.search(r'API_URL_PLACEHOLDER = "(\w+)"', gateway).group(1)
+    assert placeholder in events_url["description"]
+
+
+def test_glue_job_runs_the_job_script_on_glue_6_with_delta() -> None:
+    glue = child("glue_job")
+    job = glue.one("aws_glue_job")
+    assert glue.locals["glue_version"] == "6.0"
+    assert ref(job["glue_version"]) == "local.glue_version"
+    assert job["command"][0]["name"] == "gluestreaming"
+    assert job["execution_property"][0]["max_concurrent_runs"] == 1
+    assert ref(job["worker_type"]) == "var.worker_type"
+    assert ref(job["number_of_workers"]) == "var.number_of_workers"
+    assert job["default_arguments"] == (
+        '${merge(local.glue_arguments, {for name, value in var.job_settings : "--${name}" => '
+        "value})}")
+    arguments = glue.locals["glue_arguments"]
+    assert arguments["--datalake-formats"] == "delta"
+    assert arguments["--job-bookmark-option"] == "job-bookmark-disable"
+    assert ref(arguments["--conf"]) == "local.conf_argument"
+    assert ref(glue.locals["conf_argument"]).startswith('join(" --conf ", [for key, value in '
+                                                        "local.spark_conf")
+    spark_conf = glue.locals["spark_conf"]
+    local_conf = importlib.import_module("streaming.spark").LOCAL_CONF
+    for key in ("spark.sql.extensions", "spark.sql.catalog.spark_catalog",
+                "spark.databricks.delta.snapshotPartitions"):
+        assert spark_conf[key] == local_conf[key], key
+    script = glue.resource("aws_s3_object")["script"]
+    assert ref(script["source"]) == "var.script_path"
+    call = root().calls["glue_job"]
+    assert call["script_path"] == "${local.repo_root}/streaming/job.py"
+    assert (TERRAFORM / "../../streaming/job.py").resolve() == ROOT / "streaming" / "job.py"
+    assert call["package_zip_path"] == "${local.build_dir}/streaming-glue.zip"
+
+
+def test_glue_job_settings_are_ones_the_job_reads() -> None:
+    settings = root().calls["glue_job"]["job_settings"]
+    assert set(settings) <= settings_variables()
+    assert settings["CLICKSTREAM_MODE"] == "aws"
+    assert {"CLICKSTREAM_LAKE_URI", "CLICKSTREAM_CHECKPOINT_URI",
+            "CLICKSTREAM_STREAM_NAME"} <= set(settings)
+    assert settings["CLICKSTREAM_LAKE_URI"].startswith("s3://")
+    # An endpoint makes the Kinesis clients use dummy credentials (local endpoints only), and
+    # the job never hashes addresses, so it gets no salt.
+    assert "CLICKSTREAM_KINESIS_ENDPOINT" not in settings
+    assert "CLICKSTREAM_IP_HASH_SALT" not in settings
+
+
+def test_catalog_registers_the_bronze_delta_tables() -> None:
+    settings = importlib.import_module("streaming.settings").Settings(lake_uri="s3://lake")
+    tables = root().locals["delta_tables"]
+    assert f"s3://lake/{tables['bronze_events']}" == settings.bronze_uri
+    assert f"s3://lake/{tables['bronze_quarantine']}" == settings.quarantine_uri
+    table = child("catalog").one("aws_glue_catalog_table")
+    assert table["parameters"]["table_type"] == "DELTA"
+    workgroup = child("athena").one("aws_athena_workgroup")["configuration"][0]
+    assert ref(workgroup["bytes_scanned_cutoff_per_query"]) == "var.bytes_scanned_cutoff"
+    assert workgroup["enforce_workgroup_configuration"] is True
+
+
+def test_kinesis_mode_and_shards_follow_the_variables() -> None:
+    stream = child("kinesis").one("aws_kinesis_stream")
+    assert ref(stream["stream_mode_details"][0]["stream_mode"]) == "var.stream_mode"
+    assert ref(stream["shard_count"]) == (
+        'var.stream_mode == "PROVISIONED" ? var.shard_count : null')
+
+
+# --- CI workflow and packaging ----------------------------------------------------------------
+
+
+def test_workflow_plans_on_pull_requests_and_deploys_per_environment_with_oidc() -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+    assert "pull_request" in triggers
+    inputs = triggers["workflow_dispatch"]["inputs"]
+    assert inputs["environment"]["options"] == list(ENVIRONMENTS)
+    assert inputs["action"]["options"] == ["plan", "apply", "destroy"]
+    assert workflow["permissions"] == {"contents": "read"}
+    job = workflow["jobs"]["terraform"]
+    assert job["environment"] == "${{ matrix.environment }}"
+    assert job["permissions"]["id-token"] == "write"
+    steps = {step.get("uses", "").split("@")[0]: step for step in job["steps"]}
+    credentials = steps["aws-actions/configure-aws-credentials"]["with"]
+    assert credentials["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
+    commands = " ".join(step.get("run", "") for step in job["steps"])
+    for command in ("package_artifacts.py", "terraform init", "terraform plan",
+                    "terraform apply", "terraform destroy"):
+        assert command in commands
+    checks = " ".join(step.get("run", "") for step in workflow["jobs"]["checks"]["steps"])
+    assert "fmt -check" in checks and "validate" in checks and "test_terraform.py" in checks
+
+
+def test_lambda_dependencies_are_the_projects_pins() -> None:
+    requirements = package_artifacts.pinned_requirements(package_artifacts.LAMBDA_DEPENDENCIES)
+    assert [r.split("==")[0].split("[")[0] for r in requirements] == ["orjson", "ua-parser"]
+    assert all("==" in requirement for requirement in requirements)
+    with pytest.raises(ValueError, match="not pinned"):
+        package_artifacts.pinned_requirements(["no-such-distribution"])
+
+
+def test_glue_package_is_the_streaming_package_and_reproducible(tmp_path: Path) -> None:
+    first = package_artifacts.build_glue(tmp_path / "a")
+    second = package_artifacts.build_glue(tmp_path / "b")
+    assert first.name == "streaming-glue.zip"
+    assert first.read_bytes() == second.read_bytes()
+    names = zipfile.ZipFile(first).namelist()
+    assert {"streaming/__init__.py", "streaming/job.py", "streaming/transforms.py"} <= set(names)
+    assert not [name for name in names if "kinesalite" in name or not name.endswith(".py")]
+
+
+@pytest.mark.slow
+def test_lambda_package_holds_handler_and_binary_wheels_for_the_runtime(tmp_path: Path) -> None:
+    """Downloads the pinned wheels from PyPI for the Lambda runtime (arm64, CPython 3.13)."""
+    archive = package_artifacts.build_lambda("arm64", tmp_path)
+    assert archive.name == "lambda-arm64.zip"
+    names = set(zipfile.ZipFile(archive).namelist())
+    assert "streaming/handler.py" in names
+    assert any(re.fullmatch(r"orjson/orjson\.cpython-313-aarch64-linux-gnu\.so", n) for n in names)
+    assert any(n.startswith("ua_parser/") for n in names)
+    assert not any(n.startswith(("boto3/", "botocore/")) for n in names)
+
+
+# --- checkov -----------------------------------------------------------------------------------
+
+
+def _checkov(target: list[str], framework: str, var_file: Path | None = None
+             ) -> subprocess.Popen[str]:
+    if not CHECKOV.exists():
+        pytest.fail(f"checkov is not installed at {CHECKOV}: run ./clickstream test (it "
+                    "installs checkov into its own venv, since checkov pins another boto3)")
+    command = [str(CHECKOV), *target, "--framework", framework, "--skip-download", "--compact",
+               "-o", "json"]
+    if var_file:
+        command += ["--var-file", str(var_file)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+
+
+def _results(process: subprocess.Popen[str]) -> dict[str, Any]:
+    output, _ = process.communicate(timeout=300)
+    report = json.loads(output)
+    return report[0] if isinstance(report, list) else report
+
+
+@pytest.fixture(scope="module")
+def checkov_reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Scans of each environment, of the workflow, and of a copy without suppressions; all run
+    at once."""
+    unsuppressed = tmp_path_factory.mktemp("unsuppressed") / "terraform"
+    shutil.copytree(TERRAFORM, unsuppressed, ignore=shutil.ignore_patterns(".build", ".terraform"))
+    for path in unsuppressed.rglob("*.tf"):
+        path.write_text(re.sub(r"^\s*#\s*checkov:skip=.*\n", "", path.read_text(), flags=re.M))
+    processes = {
+        environment: _checkov(["-d", str(TERRAFORM)], "terraform",
+                              TERRAFORM / "tfvars" / f"{environment}.tfvars")
+        for environment in ENVIRONMENTS
+    }
+    processes["workflow"] = _checkov(["-f", str(WORKFLOW)], "github_actions")
+    processes["unsuppressed"] = _checkov(["-d", str(unsuppressed)], "terraform",
+                                         unsuppressed / "tfvars" / "prod.tfvars")
+    return {name: _results(process) for name, process in processes.items()}
+
+
+def _findings(report: dict[str, Any], kind: str) -> list[tuple[str, str]]:
+    return sorted((check["check_id"], check["resource"]) for check in report["results"][kind])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scan", [*ENVIRONMENTS, "workflow"])
+def test_checkov_finds_nothing_unsuppressed(scan: str, checkov_reports: dict) -> None:
+    report = checkov_reports[scan]
+    summary = report["summary"]
+    print(f"checkov {scan}: {summary['passed']} passed, {summary['failed']} failed, "
+          f"{summary['skipped']} skipped")
+    assert summary["passed"] > 0
+    assert _findings(report, "failed_checks") == []
+
+
+@pytest.mark.slow
+def test_every_suppression_is_still_needed(checkov_reports: dict) -> None:
+    suppressed = _findings(checkov_reports["prod"], "skipped_checks")
+    failing_without = _findings(checkov_reports["unsuppressed"], "failed_checks")
+    assert suppressed and suppressed == failing_without
+
+
+def test_readme_names_every_variable_and_output() -> None:
+    readme = (ROOT / "infra" / "README.md").read_text()
+    for name in [*root().variables, *root().outputs]:
+        assert f"`{name}`" in readme, f"infra/README.md does not mention {name}"
+
+
+def test_every_suppression_gives_a_reason() -> None:
+    files = [*TERRAFORM.rglob("*.tf"), WORKFLOW]
+    suppressions = [(path.name, *match.groups()) for path in files
+                    for match in SKIP_COMMENT.finditer(path.read_text())]
+    assert suppressions
+    for name, check, reason in suppressions:
+        assert len(reason.strip()) >= 30, f"{name}: {check} needs a written reason"
