@@ -2,22 +2,26 @@
 
 from datetime import UTC, datetime, timedelta
 
-from dagster import RunRequest, ScheduleDefinition, ScheduleEvaluationContext, schedule
+from dagster import DefaultScheduleStatus, RunRequest, ScheduleDefinition, ScheduleEvaluationContext, schedule
 
 from clickstream_assets.jobs import modeled_job, observe_stream_job, optimize_job, vacuum_job
 
 observe_stream_schedule = ScheduleDefinition(
     job=observe_stream_job, cron_schedule="*/5 * * * *", execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
     description="Observes the stream every 5 minutes (also on demand from the UI).")
 optimize_schedule = ScheduleDefinition(
     job=optimize_job, cron_schedule="30 3 * * *", execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
     description="Compacts bronze nightly.")
 vacuum_schedule = ScheduleDefinition(
     job=vacuum_job, cron_schedule="0 4 * * 0", execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
     description="Vacuums bronze weekly with the default 7-day retention.")
 
 
 @schedule(job=modeled_job, cron_schedule="10 * * * *", execution_timezone="UTC",
+          default_status=DefaultScheduleStatus.RUNNING,
           description="Hourly: rebuilds today's silver and gold; in the first hour of a day "
                       "also yesterday's, so its final hour is included.")
 def modeled_hourly_schedule(context: ScheduleEvaluationContext):

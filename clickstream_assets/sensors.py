@@ -10,6 +10,7 @@ from dagster import (
     AssetObservation,
     AssetRecordsFilter,
     DagsterInstance,
+    DefaultSensorStatus,
     RunRequest,
     SensorEvaluationContext,
     SensorResult,
@@ -54,7 +55,7 @@ def _table_observation(key, uri: str, after_version: int, job: dict) -> AssetObs
                             tags={"dagster/data_version": str(version)})
 
 
-@sensor(minimum_interval_seconds=30,
+@sensor(minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING,
         description="Observes bronze and quarantine: latest Delta version and commit time, "
                     "rows and files added since the last observation, the job's last progress.")
 def bronze_health_sensor(context: SensorEvaluationContext, lake: LakeResource,
@@ -90,7 +91,7 @@ def catch_up_reason(job: dict, records: int, lag_seconds: float, capped: bool,
     return None
 
 
-@sensor(job=catch_up_job, minimum_interval_seconds=30,
+@sensor(job=catch_up_job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING,
         description="Launches a catch-up run when the stream job is down or stalled with a "
                     "backlog; one run per backlog window (run_key = committed position).")
 def stream_lag_sensor(context: SensorEvaluationContext, kinesis: KinesisResource,
@@ -133,7 +134,7 @@ def _built_at(instance: DagsterInstance, day: str) -> float | None:
     return records[0].timestamp if records else None
 
 
-@sensor(job=modeled_job, minimum_interval_seconds=60,
+@sensor(job=modeled_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
         description="Requests a rebuild of exactly the silver/gold partitions whose day "
                     "received events in bronze after the partition was last built.")
 def late_data_sensor(context: SensorEvaluationContext, lake: LakeResource):

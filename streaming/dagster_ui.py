@@ -22,6 +22,7 @@ DAGSTER_PORT = 3000
 def start_dagster(stack: LocalStack, port: int = DAGSTER_PORT) -> subprocess.Popen:
     home = stack.settings.home / "dagster"
     home.mkdir(parents=True, exist_ok=True)
+    stack.log_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **stack.settings_env(), "DAGSTER_HOME": str(home)}
     log = open(stack.log_dir / "dagster.log", "ab")  # noqa: SIM115 - owned by the child
     process = subprocess.Popen(

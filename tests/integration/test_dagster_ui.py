@@ -1,0 +1,39 @@
+"""`dagster dev` on workspace.yaml, read over its GraphQL API as the UI reads it."""
+
+import httpx
+import pytest
+
+from streaming.dagster_ui import start_dagster
+from streaming.local_stack import LocalStack, stop_process
+from tests.conftest import free_port, isolated_settings
+
+pytestmark = pytest.mark.slow
+
+QUERY = """
+{ assetNodes { assetKey { path } groupName description kinds
+    owners { ... on TeamAssetOwner { team } }
+    dependencyKeys { path } } }
+"""
+
+
+def test_dagster_dev_serves_the_graph_from_stream_to_gold(tmp_path):
+    stack = LocalStack(isolated_settings(tmp_path))
+    port = free_port()
+    process = start_dagster(stack, port=port)
+    try:
+        response = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": QUERY},
+                              timeout=120)
+    finally:
+        stop_process(process)
+    assert process.poll() is not None
+    nodes = {"/".join(n["assetKey"]["path"]): n for n in response.json()["data"]["assetNodes"]}
+    assert {"kinesis_stream", "bronze_events", "bronze_quarantine", "silver_sessions",
+            "gold_page_kpis", "gold_funnel", "bronze_optimize", "bronze_vacuum"} <= set(nodes)
+    deps = {key: {"/".join(d["path"]) for d in node["dependencyKeys"]}
+            for key, node in nodes.items()}
+    assert deps["bronze_events"] == {"kinesis_stream"}
+    assert deps["silver_sessions"] == {"bronze_events"}
+    assert deps["gold_funnel"] == {"silver_sessions"}
+    assert nodes["gold_funnel"]["groupName"] == "gold"
+    assert nodes["bronze_events"]["owners"] == [{"team": "clickstream"}]
+    assert set(nodes["bronze_events"]["kinds"]) == {"spark", "delta"}
