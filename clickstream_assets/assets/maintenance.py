@@ -7,12 +7,12 @@ checks let appends commit alongside it; VACUUM keeps everything younger than the
 (default 7 days), far longer than any in-flight write.
 """
 
-from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, asset
-from deltalake import DeltaTable
+from dagster import AssetExecutionContext, AssetKey, Config, Failure, MaterializeResult, asset
 from pyarrow import fs
 
 from clickstream_assets.assets.ingestion import BRONZE, OWNER
 from clickstream_assets.resources import LakeResource, SparkResource
+from streaming.lake import open_table
 
 ZORDER_COLUMN = "anonymous_id"
 DEFAULT_RETENTION_HOURS = 7 * 24
@@ -20,7 +20,11 @@ DEFAULT_RETENTION_HOURS = 7 * 24
 
 def snapshot_files(uri: str) -> tuple[int, int]:
     """Files and bytes of the current snapshot (what a query reads)."""
-    actions = DeltaTable(uri).get_add_actions(flatten=True)
+    table = open_table(uri)
+    if table is None:
+        raise Failure(f"no Delta table at {uri} yet: nothing to maintain until the stream "
+                      "job has written")
+    actions = table.get_add_actions(flatten=True)
     sizes = actions.column("size_bytes").to_pylist()
     return len(sizes), sum(sizes)
 

@@ -1,0 +1,91 @@
+"""OPTIMIZE and VACUUM of bronze while the stream job keeps writing to it."""
+
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from dagster import materialize
+from pyspark.sql import functions as F
+
+from clickstream_assets.assets.maintenance import bronze_optimize, bronze_vacuum, snapshot_files
+from clickstream_assets.resources import build_resources
+from streaming.lake import latest_version, read_columns
+from tests.conftest import isolated_settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
+
+
+def send_batches(url: str, sent: list[str], stop: threading.Event) -> None:
+    """A tracker-like trickle: a small batch every 100 ms until told to stop."""
+    with httpx.Client(timeout=30) as client:
+        while not stop.is_set():
+            batch = [{"event_id": str(uuid.uuid4()), "event_type": "page_view",
+                      "event_time": datetime.now(UTC).isoformat(), "anonymous_id": f"m-{n}",
+                      "session_id": "s", "page_url": "https://shop.example.com/"}
+                     for n in range(20)]
+            if client.post(url, json={"events": batch}).status_code == 200:
+                sent.extend(e["event_id"] for e in batch)
+            time.sleep(0.1)
+
+
+def metadata_of(result, node: str) -> dict:
+    return {k: v.value for k, v in result.asset_materializations_for_node(node)[0].metadata.items()}
+
+
+def test_optimize_and_vacuum_while_the_stream_writes(stack, spark):
+    resources = build_resources(stack.settings)
+    sent: list[str] = []
+    stop = threading.Event()
+    sender = threading.Thread(target=send_batches,
+                              args=(f"{stack.settings.gateway_url}/v1/events", sent, stop))
+    sender.start()
+    try:
+        start_version = latest_version(stack.settings.bronze_uri)
+        deadline = time.monotonic() + 120
+        while (latest_version(stack.settings.bronze_uri) < start_version + 5
+               and time.monotonic() < deadline):
+            time.sleep(0.5)
+        optimized = materialize([bronze_optimize], resources=resources)
+        vacuumed = materialize([bronze_vacuum], resources=resources)
+        time.sleep(3)
+    finally:
+        stop.set()
+        sender.join()
+    optimize = metadata_of(optimized, "bronze_optimize")
+    assert optimize["files_removed"] > optimize["files_added"] > 0
+    assert optimize["bytes_before"] > 0 and optimize["zorder_by"] == "anonymous_id"
+    vacuum = metadata_of(vacuumed, "bronze_vacuum")
+    assert vacuum["retention_hours"] == 168
+    assert vacuum["files_after"] == vacuum["files_before"]
+
+    wanted = set(sent)
+    deadline = time.monotonic() + 120
+    while True:
+        ids = read_columns(stack.settings.bronze_uri, ["event_id"])["event_id"].to_pylist()
+        counts = Counter(i for i in ids if i in wanted)
+        if len(counts) == len(wanted) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert len(wanted) > 500
+    assert len(counts) == len(wanted) and set(counts.values()) == {1}
+
+
+def test_vacuum_with_zero_retention_deletes_what_optimize_replaced(spark, tmp_path):
+    """On a table nothing else writes to, VACUUM RETAIN 0 leaves exactly the live files."""
+    settings = isolated_settings(tmp_path)
+    for n in range(6):
+        spark.createDataFrame([(f"a-{n}", n)], "anonymous_id string, n int").withColumn(
+            "event_date", F.lit("2026-11-20").cast("date"),
+        ).write.format("delta").mode("append").partitionBy("event_date").save(settings.bronze_uri)
+    resources = build_resources(settings)
+    materialize([bronze_optimize], resources=resources)
+    live_files, _ = snapshot_files(settings.bronze_uri)
+    result = materialize([bronze_vacuum], resources=resources,
+                         run_config={"ops": {"bronze_vacuum": {"config": {"retention_hours": 0}}}})
+    vacuum = metadata_of(result, "bronze_vacuum")
+    assert (vacuum["files_before"], vacuum["files_after"]) == (6 + live_files, live_files)
+    assert spark.read.format("delta").load(settings.bronze_uri).count() == 6
