@@ -9,9 +9,9 @@ stream without passing through the handler.
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,7 +26,23 @@ MAX_FUTURE_SKEW = timedelta(minutes=5)
 
 STANDARD_EVENT_TYPES = ("page_view", "click", "add_to_cart", "checkout", "purchase")
 PAGE_EVENT_TYPES = ("page_view",)
-CUSTOM_EVENT_PATTERN = re.compile(r"^custom:[A-Za-z0-9_.\-]{1,64}$")
+CUSTOM_EVENT_PATTERN = re.compile(r"custom:[A-Za-z0-9_.\-]{1,64}")
+# The forms the stream job reads back (Spark, delta-rs, Athena) and JSON Schema's
+# `uuid`/`date-time` name: the canonical UUID, and RFC 3339 timestamps with a zone. Python's
+# own parsers accept more (`uuid.UUID` takes dashes anywhere, `fromisoformat` ISO week dates
+# and basic format), which the handler would accept and the job then quarantine.
+UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+TIMESTAMP_PATTERN = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+\-][0-9]{2}:[0-9]{2})"
+)
+# An absolute http(s) URL as browsers send it: percent-encoded, so no spaces or control
+# characters anywhere (urlsplit would silently drop some), and a host.
+URL_PATTERN = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://[^\x00-\x20\x7f/?#]+(?:[/?#][^\x00-\x20\x7f]*)?")
+MAX_ECHOED_KEY = 64
+# Whitespace as Python's str.isspace() has it, spelled out as a character class so the
+# handler and the OpenAPI pattern agree: JSON Schema's \s (ECMA-262) leaves out \x1c-\x1f.
+WHITESPACE_CLASS = "\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = re.compile(f"[^{WHITESPACE_CLASS}]")
 ELEMENT_FIELDS = ("id", "text", "selector")
 KNOWN_FIELDS = frozenset(
     {
@@ -68,42 +84,56 @@ class RequestError(Exception):
 
 
 def parse_timestamp(value: Any) -> datetime | None:
-    """ISO-8601 with an explicit zone, or None; naive times are ambiguous and refused."""
-    if not isinstance(value, str) or len(value) > 64:
+    """RFC 3339 with an explicit zone, or None; naive times are ambiguous and refused."""
+    if not isinstance(value, str) or len(value) > 64 or not TIMESTAMP_PATTERN.fullmatch(value):
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo is not None else None
+
+
+def canonical_time(value: str) -> str:
+    """A valid event_time in one form, UTC with microseconds, whatever zone the client used."""
+    parsed = parse_timestamp(value)
+    if parsed is None:
+        raise ValueError(f"not an RFC 3339 timestamp: {value!r}")
+    return parsed.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def is_uuid(value: Any) -> bool:
-    if not isinstance(value, str) or len(value) != 36:
-        return False
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
+    return isinstance(value, str) and UUID_PATTERN.fullmatch(value) is not None
 
 
 def is_http_url(value: Any) -> bool:
-    if not isinstance(value, str) or len(value) > MAX_URL_LENGTH:
+    return isinstance(value, str) and len(value) <= MAX_URL_LENGTH and _is_http_url_text(value)
+
+
+@lru_cache(maxsize=8192)
+def _is_http_url_text(value: str) -> bool:
+    """Cached: page URLs repeat across a site's events, and parsing them cost more than every
+    other rule together in the handler profile."""
+    if not URL_PATTERN.fullmatch(value):
         return False
     try:
         parts = urlsplit(value)
+        hostname, _ = parts.hostname, parts.port
     except ValueError:
         return False
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+    return bool(hostname)
+
+
+def _echo(keys: list[str]) -> list[str]:
+    """Unknown names as they are reported back: the first five, each cut to a readable length."""
+    return [key[:MAX_ECHOED_KEY] for key in keys[:5]]
 
 
 def _check_id(event: dict, name: str, required: bool) -> list[Violation]:
     value = event.get(name)
     if value is None:
         return [Violation(name, "required", f"{name} is required")] if required else []
-    if not isinstance(value, str) or not value.strip():
-        return [Violation(name, "type", f"{name} must be a non-empty string")]
+    if not isinstance(value, str) or not NOT_BLANK.search(value):
+        return [Violation(name, "type", f"{name} must be a string that is not blank")]
     if len(value) > MAX_ID_LENGTH:
         return [Violation(name, "max_length", f"{name} must be at most {MAX_ID_LENGTH} chars")]
     return []
@@ -113,7 +143,7 @@ def _check_event_type(value: Any) -> list[Violation]:
     if value is None:
         return [Violation("event_type", "required", "event_type is required")]
     if value in STANDARD_EVENT_TYPES or (
-        isinstance(value, str) and CUSTOM_EVENT_PATTERN.match(value)
+        isinstance(value, str) and CUSTOM_EVENT_PATTERN.fullmatch(value)
     ):
         return []
     allowed = ", ".join(STANDARD_EVENT_TYPES)
@@ -153,7 +183,7 @@ def _check_element(value: Any) -> list[Violation]:
         return [Violation("element", "type", "element must be an object")]
     unknown = sorted(set(value) - set(ELEMENT_FIELDS))
     if unknown:
-        return [Violation("element", "known_fields", f"element has unknown keys: {unknown}")]
+        return [Violation("element", "known_fields", f"element has unknown keys: {_echo(unknown)}")]
     for key, item in value.items():
         if item is not None and (not isinstance(item, str) or len(item) > MAX_STRING_LENGTH):
             return [Violation(f"element.{key}", "type",
@@ -206,7 +236,7 @@ def validate_event(event: Any, now: datetime) -> list[Violation]:
     found += _check_schema_version(event.get("schema_version"))
     unknown = sorted(set(event) - KNOWN_FIELDS)
     if unknown:
-        found.append(Violation("$", "known_fields", f"unknown fields: {unknown[:5]}"))
+        found.append(Violation("$", "known_fields", f"unknown fields: {_echo(unknown)}"))
     return found
 
 

@@ -12,6 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEV_SALT = "embedded-dev-salt-change-me"
+# The embedded stack's one site and its write key: the demo traffic and the shop page send it,
+# so `./clickstream demo` needs no configuration. AWS mode has no default key.
+DEV_SITE = "demo"
+DEV_WRITE_KEY = "embedded-dev-write-key-change-me"
+# Browsers on this machine: the gateway serves the shop itself, and a developer may serve a
+# page from any local port. The gateway's own origin is always added in embedded mode.
+DEV_ALLOWED_ORIGINS = "http://localhost:*,http://127.0.0.1:*,http://[::1]:*"
 
 
 def _env(name: str, default: str) -> str:
@@ -36,6 +43,12 @@ class Settings:
     ip_hash_salt: str = DEV_SALT
     spark_master: str = "local[2]"
     dedup_window: str = "10 minutes"
+    write_keys: str = f"{DEV_SITE}:{DEV_WRITE_KEY}"
+    write_keys_file: str = ""
+    write_keys_secret: str = ""
+    allowed_origins: str = DEV_ALLOWED_ORIGINS
+    rate_limit_rps: float = 2000.0
+    rate_limit_burst: int = 4000
 
     @property
     def embedded(self) -> bool:
@@ -89,6 +102,10 @@ def load_settings() -> Settings:
     checkpoint_uri = _env("CLICKSTREAM_CHECKPOINT_URI", str(home / "checkpoints"))
     endpoint_default = "http://127.0.0.1:4567" if mode == "embedded" else ""
     salt = _env("CLICKSTREAM_IP_HASH_SALT", DEV_SALT if mode == "embedded" else "")
+    write_keys_file = _env("CLICKSTREAM_WRITE_KEYS_FILE", "")
+    write_keys_secret = _env("CLICKSTREAM_WRITE_KEYS_SECRET", "")
+    dev_keys = mode == "embedded" and not (write_keys_file or write_keys_secret)
+    rate_limit_rps = float(_env("CLICKSTREAM_RATE_LIMIT_RPS", "2000"))
     return Settings(
         mode=mode,
         home=home,
@@ -103,4 +120,11 @@ def load_settings() -> Settings:
         ip_hash_salt=salt,
         spark_master=_env("CLICKSTREAM_SPARK_MASTER", "local[2]"),
         dedup_window=_env("CLICKSTREAM_DEDUP_WINDOW", "10 minutes"),
+        write_keys=_env("CLICKSTREAM_WRITE_KEYS", f"{DEV_SITE}:{DEV_WRITE_KEY}" if dev_keys else ""),
+        write_keys_file=write_keys_file,
+        write_keys_secret=write_keys_secret,
+        allowed_origins=_env("CLICKSTREAM_ALLOWED_ORIGINS",
+                             DEV_ALLOWED_ORIGINS if mode == "embedded" else ""),
+        rate_limit_rps=rate_limit_rps,
+        rate_limit_burst=int(_env("CLICKSTREAM_RATE_LIMIT_BURST", str(int(rate_limit_rps * 2)))),
     )

@@ -20,6 +20,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import orjson
 
+from streaming.auth import basic_authorization
+from streaming.settings import DEV_WRITE_KEY
+
 SITE = "https://shop.example.com"
 PRODUCTS = [f"/product/{slug}" for slug in (
     "trail-runner", "city-sneaker", "rain-jacket", "wool-socks", "day-pack", "water-bottle",
@@ -167,12 +170,16 @@ class SendResult:
         return sum(self.rejected.values())
 
 
-async def _post(client: httpx.AsyncClient, url: str, flush: Flush, result: SendResult,
-                attempts: int = 6) -> None:
-    """Posts one flush; on 429/5xx/network errors resends the same events (same ids)."""
+async def post_flush(client: httpx.AsyncClient, url: str, flush: Flush, result: SendResult,
+                attempts: int = 6, write_key: str = DEV_WRITE_KEY) -> int:
+    """Posts one flush; on 429/5xx/network errors resends the same events (same ids).
+
+    Returns how many of its events the gateway accepted.
+    """
     batch, user_agent = flush.events, flush.user_agent
     body = orjson.dumps({"events": batch})
-    headers = {"content-type": "application/json", "user-agent": user_agent}
+    headers = {"content-type": "application/json", "user-agent": user_agent,
+               "authorization": basic_authorization(write_key)}
     for attempt in range(attempts):
         if attempt:
             result.retries += 1
@@ -190,28 +197,32 @@ async def _post(client: httpx.AsyncClient, url: str, flush: Flush, result: SendR
         rejected = {item["index"]: item for item in answer.get("rejected_events", [])}
         if response.status_code >= 400 and not rejected:
             result.rejected[f"request:{answer.get('error', response.status_code)}"] += len(batch)
-            return
+            return 0
         for index, event in enumerate(batch):
             if index in rejected:
                 for error in rejected[index]["errors"][:1]:
                     result.rejected[f"{error['field']}:{error['rule']}"] += 1
             else:
                 result.accepted_ids.append(event["event_id"])
-        return
+        return len(batch) - len(rejected)
     result.failed_requests += 1
+    return 0
 
 
 async def send(url: str, batches: Iterator[Flush], concurrency: int = 8,
                progress: Callable[[SendResult], None] | None = None,
-               progress_every: float = 2.0) -> SendResult:
-    """Sends every flush with `concurrency` requests in flight; calls `progress` periodically."""
+               progress_every: float = 2.0, write_key: str = DEV_WRITE_KEY) -> SendResult:
+    """Sends every flush with `concurrency` requests in flight; calls `progress` periodically.
+
+    The key defaults to the embedded stack's development key, which the demo stack accepts.
+    """
     result = SendResult(started=time.time())
     queue: asyncio.Queue = asyncio.Queue(maxsize=concurrency * 2)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
     async def worker(client: httpx.AsyncClient) -> None:
         while (flush := await queue.get()) is not None:
-            await _post(client, url, flush, result)
+            await post_flush(client, url, flush, result, write_key=write_key)
             result.sent += len(flush.events)
 
     async def reporter() -> None:

@@ -30,6 +30,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from streaming.settings import DEV_WRITE_KEY
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("CLICKSTREAM_CHROMIUM", "/usr/bin/chromium"))
 LAUNCH_ARGS = [
@@ -161,7 +163,7 @@ def shop_tab(context: BrowserContext, url: str, errors: list[str]) -> Page:
 
 def test_purchase_offline_and_reload_land_in_bronze_exactly(stack, browser) -> None:
     shop_url = f"{stack.settings.gateway_url}/"
-    wire = Wire(f"{stack.settings.gateway_url}/v1/events")
+    wire = Wire(f"{stack.settings.gateway_url}/v1/events?writeKey={DEV_WRITE_KEY}")
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     context.on("request", wire.on_request)
     context.on("response", wire.on_response)

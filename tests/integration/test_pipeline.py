@@ -16,6 +16,7 @@ from deltalake import DeltaTable
 
 from streaming.kinesis import kinesis_client, put_records
 from streaming.lake import read_columns
+from streaming.settings import DEV_WRITE_KEY
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -39,7 +40,8 @@ def wait_rows(uri: str, column: str, wanted: set[str], timeout: float = 120) -> 
 
 
 def post(stack, payload) -> httpx.Response:
-    return httpx.post(f"{stack.settings.gateway_url}/v1/events", json=payload, timeout=30)
+    return httpx.post(f"{stack.settings.gateway_url}/v1/events", json=payload, timeout=30,
+                      auth=(DEV_WRITE_KEY, ""))
 
 
 def test_every_accepted_event_lands_in_bronze_exactly_once(stack):

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from streaming.enrich import enrich, ip_hash, ip_network, strip_denied_params, url_parts
+from streaming.enrich import (
+    enrich,
+    ip_hash,
+    ip_network,
+    request_fields,
+    strip_denied_params,
+    url_parts,
+)
 
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/131.0.0.0 Safari/537.36")
@@ -35,8 +42,9 @@ def test_enriched_record_carries_server_fields_and_never_the_raw_ip():
              "event_time": "2026-11-25T10:00:00Z", "anonymous_id": "a", "session_id": "s",
              "page_url": "https://shop.example.com/?utm_source=x&email=me%40x.org",
              "properties": {"price": 9.5, "vip": True}}
-    record = enrich(event, received_at="2026-11-25T10:00:01Z", ingest_id="i1",
-                    source_ip="198.51.100.23", user_agent=CHROME, salt="s")
+    shared = request_fields(received_at="2026-11-25T10:00:01Z", ingest_id="i1",
+                            source_ip="198.51.100.23", user_agent=CHROME, salt="s")
+    record = enrich(event, shared, "s")
     assert record["event_id"] == event["event_id"].lower()
     assert record["ua_browser"] == "Chrome" and record["is_bot"] is False
     assert record["properties"] == {"price": "9.5", "vip": "true"}
@@ -48,6 +56,7 @@ def test_enriched_record_carries_server_fields_and_never_the_raw_ip():
 def test_crawlers_are_flagged_as_bots():
     record = enrich({"event_id": "0b7f5e0c-3c1a-4d8e-9a53-0d2f0b1f6a11", "event_type": "click",
                      "event_time": "2026-11-25T10:00:00Z", "anonymous_id": "a",
-                     "session_id": "s"}, received_at="t", ingest_id="i", source_ip=None,
-                    user_agent=GOOGLEBOT, salt="s")
+                     "session_id": "s"},
+                    request_fields(received_at="t", ingest_id="i", source_ip=None,
+                                   user_agent=GOOGLEBOT, salt="s"), "s")
     assert record["is_bot"] is True and record["ip_hash"] is None
