@@ -10,7 +10,14 @@ import warnings
 
 from dagster import AssetSpec, BetaWarning, Definitions, PreviewWarning
 
-from clickstream_assets.assets import ingestion, maintenance, modeled
+from clickstream_assets.assets import catalog, ingestion, maintenance, modeled, reports
+from clickstream_assets.checks.bronze import (
+    BRONZE_FRESHNESS,
+    bronze_quality,
+    bronze_quality_job,
+    bronze_quality_schedule,
+)
+from clickstream_assets.checks.modeled import gold_quality, silver_quality
 from clickstream_assets.jobs import (
     catch_up_job,
     modeled_job,
@@ -39,18 +46,29 @@ def with_global_policies(spec: AssetSpec) -> AssetSpec:
                                    owners=spec.owners or [ingestion.OWNER])
 
 
+def with_bronze_freshness(spec: AssetSpec) -> AssetSpec:
+    """Bronze's freshness policy lives with the bronze checks, the other view of its health."""
+    if spec.key != ingestion.BRONZE:
+        return spec
+    return spec.replace_attributes(freshness_policy=BRONZE_FRESHNESS)
+
+
 def build_definitions() -> Definitions:
     defs = Definitions(
         assets=[ingestion.kinesis_stream, ingestion.bronze_catch_up, modeled.silver_sessions,
                 modeled.gold_page_kpis, modeled.gold_funnel, maintenance.bronze_optimize,
-                maintenance.bronze_vacuum],
-        jobs=[catch_up_job, modeled_job, observe_stream_job, optimize_job, vacuum_job],
+                maintenance.bronze_vacuum, catalog.sql_catalog, reports.kpi_dashboard],
+        asset_checks=[bronze_quality, silver_quality, gold_quality],
+        jobs=[catch_up_job, modeled_job, observe_stream_job, optimize_job, vacuum_job,
+              bronze_quality_job, catalog.catalog_job, reports.kpi_dashboard_job],
         sensors=[bronze_health_sensor, stream_lag_sensor, late_data_sensor],
         schedules=[observe_stream_schedule, modeled_hourly_schedule, optimize_schedule,
-                   vacuum_schedule],
+                   vacuum_schedule, bronze_quality_schedule, catalog.catalog_schedule,
+                   reports.kpi_dashboard_schedule],
         resources=build_resources(),
     )
-    return defs.map_asset_specs(func=with_global_policies)
+    return defs.map_asset_specs(func=with_global_policies).map_asset_specs(
+        func=with_bronze_freshness)
 
 
 defs = build_definitions()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import boto3
 from dagster import ConfigurableResource, Failure
+from dagster_aws.athena import AthenaClientResource
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 from pyspark.sql import SparkSession
@@ -23,7 +24,10 @@ from pyspark.sql import SparkSession
 from streaming.backlog import Backlog, committed_batch, committed_positions, measure
 from streaming.job import EXIT_CHECKPOINT_BUSY, process_alive, read_status
 from streaming.kinesis import kinesis_client, list_shard_ids
+from streaming.lakesql.catalog import Catalog, catalog_uri
+from streaming.lakesql.engine import AthenaEngine, EmbeddedEngine
 from streaming.local_stack import LocalStack
+from streaming.reports.render import reports_dir, reports_url, write_page
 from streaming.settings import Settings, load_settings
 
 
@@ -110,14 +114,20 @@ class StreamJobResource(ConfigurableResource):
     stall_seconds: float = 120.0
 
     def status(self) -> dict:
-        """state, alive, pid, updated_at and last_progress of the continuous job."""
+        """state, alive, pid, updated_at and last_progress of the continuous job.
+
+        A live process that is still starting counts as alive however long Spark takes: it
+        holds the checkpoint, so a catch-up launched beside it could only fail.
+        """
         if self.config.mode == "aws":
             return self._glue_status()
         status = read_status(self.config.settings())
-        alive = status.get("state") == "running" and process_alive(status.get("pid"))
+        live = process_alive(status.get("pid"))
+        running = status.get("state") == "running" and live
         fresh = time.time() - float(status.get("updated_at") or 0) < self.stall_seconds
-        return {**status, "alive": alive and fresh,
-                "stalled": alive and not fresh and status.get("trigger") == "continuous"}
+        starting = status.get("state") == "starting" and live
+        return {**status, "alive": starting or (running and fresh),
+                "stalled": running and not fresh and status.get("trigger") == "continuous"}
 
     def _glue_status(self) -> dict:
         glue = boto3.client("glue", region_name=self.config.region)
@@ -185,6 +195,47 @@ class SparkResource(ConfigurableResource):
         return self._session
 
 
+class SqlResource(ConfigurableResource):
+    """SQL over the lake in either mode, given the same Trino SQL: the embedded engine (DuckDB
+    over the Delta tables) or Athena over the Glue Data Catalog (dagster-aws's Athena client)."""
+
+    config: ClickstreamSettings
+    athena: AthenaClientResource
+    glue_database: str | None = None
+
+    def engine(self) -> EmbeddedEngine | AthenaEngine:
+        if self.config.mode != "aws":
+            return EmbeddedEngine.open(self.config.lake_uri)
+        if not self.glue_database:
+            raise Failure("AWS mode needs CLICKSTREAM_GLUE_DATABASE: the Glue database of the "
+                          "lake's tables (Terraform output glue_database)")
+        client = self.athena.get_client()
+        return AthenaEngine(client.client, boto3.client("glue", region_name=self.config.region),
+                            self.glue_database, client.workgroup, client.polling_interval,
+                            client.max_polls)
+
+    def publish(self, catalog: Catalog) -> tuple[list[str], str]:
+        """Registers the catalog where this mode's engine reads it; returns what changed and
+        where the catalog lives."""
+        if self.config.mode != "aws":
+            return (EmbeddedEngine.publish(self.config.lake_uri, catalog),
+                    catalog_uri(self.config.lake_uri))
+        with self.engine() as engine:
+            return engine.publish(catalog), f"Glue database {self.glue_database}"
+
+
+class ReportsResource(ConfigurableResource):
+    """Where report pages are written (`<home>/reports`) and the URL the gateway serves them at."""
+
+    directory: str
+    base_url: str
+
+    def publish(self, relative: str, html: str) -> str:
+        """Writes a page and returns its URL (a folder's index.html as the folder)."""
+        write_page(Path(self.directory), relative, html)
+        return f"{self.base_url}/{relative.removesuffix('index.html')}"
+
+
 def build_resources(settings: Settings | None = None) -> dict[str, object]:
     """The resources for the mode the environment selects (embedded unless told otherwise)."""
     settings = settings or load_settings()
@@ -196,6 +247,11 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         "lake": LakeResource(config=config),
         "stream_job": StreamJobResource(config=config),
         "spark": SparkResource(config=config),
+        "sql": SqlResource(config=config, glue_database=os.environ.get("CLICKSTREAM_GLUE_DATABASE"),
+                           athena=AthenaClientResource(workgroup=os.environ.get(
+                               "CLICKSTREAM_ATHENA_WORKGROUP", "primary"))),
+        "reports": ReportsResource(directory=str(reports_dir(settings)),
+                                   base_url=reports_url(settings)),
     }
     if settings.mode == "aws":
         resources["s3"] = S3Resource(region_name=settings.region)
