@@ -94,6 +94,8 @@ module "iam" {
   security_group_ids   = [module.lambda.security_group_id, module.glue_job.security_group_id]
   glue_database_name   = module.catalog.database_name
   glue_connection_name = "${local.glue_job}-network"
+  # GetSecretValue on this one secret only (streaming/auth.py reads it once per container).
+  write_keys_secret_arn = aws_secretsmanager_secret.write_keys.arn
 }
 
 # The salt of ip_hash. Secrets Manager keeps the value of record (an operator can read it to
@@ -116,6 +118,18 @@ resource "aws_secretsmanager_secret_version" "ip_hash_salt" {
   secret_string = random_password.ip_hash_salt.result
 }
 
+# The sites' write keys (streaming/auth.py): a JSON object {"site": "key"} or
+# {"site": ["key", "next-key"]}. Terraform creates the secret only, never a value: the operator
+# puts the first value (infra/README.md, "Write keys"), so keys stay out of tfvars, plans and
+# Terraform state, and rotating them needs no apply. Until a value exists the Lambda refuses to
+# start (GetSecretValue finds no AWSCURRENT version), so the API answers 5xx: fail closed.
+resource "aws_secretsmanager_secret" "write_keys" {
+  #checkov:skip=CKV2_AWS_57:Write keys are rotated by the operator adding the new key next to the old one, republishing the pages, then removing the old key; a rotation Lambda cannot update the pages that embed the key.
+  name        = "${local.name}/write-keys"
+  description = "Write keys of the sites that may send events: JSON {\"site\": \"key\"} or {\"site\": [\"key\", \"next-key\"]} (CLICKSTREAM_WRITE_KEYS_SECRET)"
+  kms_key_id  = module.kms.data_key_arn
+}
+
 module "lambda" {
   source               = "./modules/lambda"
   function_name        = local.lambda_name
@@ -131,10 +145,14 @@ module "lambda" {
   data_key_arn         = module.kms.data_key_arn
   logs_key_arn         = module.kms.observability_key_arn
   log_retention_days   = var.log_retention_days
+  # No CLICKSTREAM_RATE_LIMIT_*: that limiter is the local gateway's; on AWS the API stage
+  # throttles (api_throttle_rate_limit, api_throttle_burst_limit).
   environment = {
-    CLICKSTREAM_MODE         = "aws"
-    CLICKSTREAM_STREAM_NAME  = module.kinesis.name
-    CLICKSTREAM_IP_HASH_SALT = random_password.ip_hash_salt.result
+    CLICKSTREAM_MODE              = "aws"
+    CLICKSTREAM_STREAM_NAME       = module.kinesis.name
+    CLICKSTREAM_IP_HASH_SALT      = random_password.ip_hash_salt.result
+    CLICKSTREAM_WRITE_KEYS_SECRET = aws_secretsmanager_secret.write_keys.arn
+    CLICKSTREAM_ALLOWED_ORIGINS   = join(",", var.allowed_origins)
   }
 }
 
@@ -146,7 +164,9 @@ module "api" {
   lambda_invoke_arn    = module.lambda.invoke_arn
   throttle_rate_limit  = var.api_throttle_rate_limit
   throttle_burst_limit = var.api_throttle_burst_limit
-  cors_allowed_origins = var.cors_allowed_origins
+  # The same list as the handler's CLICKSTREAM_ALLOWED_ORIGINS: API Gateway answers preflights
+  # and sets the CORS headers, the handler refuses a POST from any other origin (403).
+  cors_allowed_origins = var.allowed_origins
   logs_key_arn         = module.kms.observability_key_arn
   log_retention_days   = var.log_retention_days
 }

@@ -4,7 +4,7 @@ output "api_url" {
 }
 
 output "events_url" {
-  description = "URL the tracker posts events to: the value for __CLICKSTREAM_API_URL__ in website/index.template.html."
+  description = "URL the tracker posts events to; with ?writeKey=<a site's key> appended it is the value for __CLICKSTREAM_API_URL__ in website/index.template.html."
   value       = "${module.api.endpoint}${local.events_path}"
 }
 
@@ -81,4 +81,9 @@ output "dashboard_name" {
 output "ip_hash_salt_secret_arn" {
   description = "Secrets Manager secret holding the ip_hash salt."
   value       = aws_secretsmanager_secret.ip_hash_salt.arn
+}
+
+output "write_keys_secret_arn" {
+  description = "Secrets Manager secret of the sites' write keys (CLICKSTREAM_WRITE_KEYS_SECRET); the operator puts its value."
+  value       = aws_secretsmanager_secret.write_keys.arn
 }

@@ -235,6 +235,10 @@ def test_tfvars_pass_the_variables_validations(environment: str) -> None:
                 assert value in json.loads(allowed.group(1)), f"{environment}: {name}={value!r}"
             elif pattern := re.fullmatch(rf'can\(regex\(("[^"]*"), var\.{name}\)\)', condition):
                 assert re.search(json.loads(pattern.group(1)), value), f"{environment}: {name}"
+            elif each := re.fullmatch(rf'alltrue\(\[for (\w+) in var\.{name} : '
+                                      r'can\(regex\(("[^"]*"), \1\)\)\]\)', condition):
+                for item in value:
+                    assert re.search(json.loads(each.group(2)), item), f"{environment}: {item}"
             elif condition == f"can(cidrhost(var.{name}, 0))":
                 ipaddress.ip_network(value)
             elif length := re.fullmatch(rf"length\(var\.{name}\) >= (\d+)", condition):
@@ -313,7 +317,10 @@ def test_everything_at_rest_is_encrypted_with_customer_keys() -> None:
     assert stream["encryption_type"] == "KMS" and ref(stream["kms_key_id"]) == "var.data_key_arn"
     assert ref(child("lambda").one("aws_lambda_function")["kms_key_arn"]) == "var.data_key_arn"
     assert child("monitoring").one("aws_sns_topic")["kms_master_key_id"]
-    assert root().one("aws_secretsmanager_secret")["kms_key_id"]
+    secrets = root().resource("aws_secretsmanager_secret")
+    assert set(secrets) == {"ip_hash_salt", "write_keys"}
+    for name, secret in secrets.items():
+        assert secret["kms_key_id"] == "${module.kms.data_key_arn}", name
     athena = child("athena").one("aws_athena_workgroup")["configuration"][0]
     encryption = athena["result_configuration"][0]["encryption_configuration"][0]
     assert encryption["encryption_option"] == "SSE_KMS"
@@ -381,7 +388,7 @@ def test_network_is_private_with_endpoints_for_s3_kinesis_and_glue() -> None:
     interface = network.resource("aws_vpc_endpoint")["interface"]
     assert interface["private_dns_enabled"] is True
     services = set(re.findall(r'"([a-z-]+)"', network.locals["interface_services"]))
-    assert {"kinesis-streams", "glue", "logs"} <= services
+    assert {"kinesis-streams", "glue", "logs", "secretsmanager"} <= services
     assert network.one("aws_flow_log")["traffic_type"] == "ALL"
     assert network.one("aws_default_security_group").keys() == {"vpc_id", "tags"}
 
@@ -419,6 +426,13 @@ def test_lambda_runs_the_projects_handler_with_its_settings() -> None:
     assert set(environment) <= settings_variables()
     assert environment["CLICKSTREAM_MODE"] == "aws"
     assert ref(environment["CLICKSTREAM_IP_HASH_SALT"]) == "random_password.ip_hash_salt.result"
+    assert ref(environment["CLICKSTREAM_WRITE_KEYS_SECRET"]) == (
+        "aws_secretsmanager_secret.write_keys.arn")
+    assert ref(environment["CLICKSTREAM_ALLOWED_ORIGINS"]) == 'join(",", var.allowed_origins)'
+    # Exactly one source of write keys (streaming/auth.py refuses two), and the rate limiter is
+    # the local gateway's: the API stage throttles on AWS.
+    assert not {"CLICKSTREAM_WRITE_KEYS", "CLICKSTREAM_WRITE_KEYS_FILE",
+                "CLICKSTREAM_RATE_LIMIT_RPS", "CLICKSTREAM_RATE_LIMIT_BURST"} & set(environment)
     assert root().calls["lambda"]["zip_path"] == (
         "${local.build_dir}/lambda-${var.lambda_architecture}.zip")
     assert root().locals["build_dir"] == "${path.root}/.build"
@@ -445,6 +459,60 @@ def test_api_route_is_the_handlers_path_with_throttling() -> None:
     assert "replace(var.events_route_key" in permission["source_arn"]
 
 
+def test_write_keys_secret_is_kms_encrypted_and_its_value_never_passes_through_terraform() -> None:
+    secret = root().resource("aws_secretsmanager_secret")["write_keys"]
+    assert secret["kms_key_id"] == "${module.kms.data_key_arn}"
+    assert root().calls["iam"]["data_key_arn"] == secret["kms_key_id"]
+    assert secret["name"] == "${local.name}/write-keys"
+    # The operator puts the value: no version here, so no key in tfvars, plans or state.
+    versions = root().resource("aws_secretsmanager_secret_version")
+    assert all("write_keys" not in ref(version["secret_id"]) for version in versions.values())
+    assert not [name for name, block in root().variables.items()
+                if "write_key" in name or block.get("sensitive")]
+
+
+def test_lambda_may_read_exactly_the_write_keys_secret_and_decrypt_it() -> None:
+    iam = child("iam")
+    assert root().calls["iam"]["write_keys_secret_arn"] == (
+        "${aws_secretsmanager_secret.write_keys.arn}")
+    lambda_statements = policy_statements(iam, iam.data["aws_iam_policy_document"]["lambda"])
+    secrets = [s for s in lambda_statements if any(a.startswith("secretsmanager:")
+                                                   for a in s["actions"])]
+    assert len(secrets) == 1
+    assert secrets[0]["actions"] == ["secretsmanager:GetSecretValue"]
+    assert secrets[0]["resources"] == ["${var.write_keys_secret_arn}"]
+    assert "condition" not in secrets[0] and secrets[0]["effect"] == "Allow"
+    assert any("kms:Decrypt" in s["actions"] and s["resources"] == ["${var.data_key_arn}"]
+               for s in lambda_statements)
+    # No other policy anywhere touches Secrets Manager.
+    for module in all_modules():
+        for name, document in module.data.get("aws_iam_policy_document", {}).items():
+            if module is iam and name == "lambda":
+                continue
+            for statement in policy_statements(module, document):
+                actions = statement["actions"] if isinstance(statement["actions"], list) else []
+                assert not [a for a in actions if a.startswith("secretsmanager:")], name
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_allowed_origins_are_exact_and_feed_both_the_api_and_the_handler(environment: str) -> None:
+    cors = importlib.import_module("streaming.cors")
+    origins = tfvars(environment)["allowed_origins"]
+    assert isinstance(origins, list) and origins, environment
+    # API Gateway knows exact origins (or "*"), the handler also host:*; only exact ones serve both.
+    assert not [origin for origin in origins if "*" in origin], environment
+    policy = cors.OriginPolicy.parse(",".join(origins))
+    assert policy.exact == {origin.lower() for origin in origins} and not policy.any_port
+    assert all(policy.allows(origin) for origin in origins)
+    assert root().calls["api"]["cors_allowed_origins"] == "${var.allowed_origins}"
+    configuration = child("api").one("aws_apigatewayv2_api")["cors_configuration"][0]
+    assert ref(configuration["allow_origins"]) == "var.cors_allowed_origins"
+    assert configuration["allow_methods"] == cors.ALLOWED_METHODS.split(", ")
+    assert configuration["allow_headers"] == cors.ALLOWED_HEADERS.split(", ")
+    assert configuration["max_age"] == int(cors.PREFLIGHT_MAX_AGE)
+    assert configuration["expose_headers"] == ["retry-after"]
+
+
 def test_outputs_feed_the_website_template_and_operators() -> None:
     outputs = root().outputs
     assert {"api_url", "events_url", "stream_name", "lake_bucket", "checkpoint_bucket",
@@ -454,6 +522,10 @@ def test_outputs_feed_the_website_template_and_operators() -> None:
     gateway = (ROOT / "streaming" / "gateway.py").read_text()
     placeholder = re.search(r'API_URL_PLACEHOLDER = "(\w+)"', gateway).group(1)
     assert placeholder in events_url["description"]
+    query_parameter = importlib.import_module("streaming.auth").QUERY_PARAMETER
+    assert f"?{query_parameter}=" in events_url["description"]
+    assert ref(outputs["write_keys_secret_arn"]["value"]) == (
+        "aws_secretsmanager_secret.write_keys.arn")
 
 
 def test_glue_job_runs_the_job_script_on_glue_6_with_delta() -> None:

@@ -17,7 +17,7 @@ lambda_reserved_concurrency = 10
 
 api_throttle_rate_limit  = 50
 api_throttle_burst_limit = 100
-cors_allowed_origins     = ["*"]
+allowed_origins          = ["https://dev.shop.example.com", "http://localhost:8000"]
 
 glue_worker_type       = "G.025X"
 glue_number_of_workers = 2

@@ -18,7 +18,7 @@ lambda_reserved_concurrency = 200
 
 api_throttle_rate_limit  = 2000
 api_throttle_burst_limit = 4000
-cors_allowed_origins     = ["https://shop.example.com"]
+allowed_origins          = ["https://shop.example.com"]
 
 glue_worker_type       = "G.2X"
 glue_number_of_workers = 3

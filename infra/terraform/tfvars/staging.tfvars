@@ -17,7 +17,7 @@ lambda_reserved_concurrency = 50
 
 api_throttle_rate_limit  = 200
 api_throttle_burst_limit = 400
-cors_allowed_origins     = ["https://staging.shop.example.com"]
+allowed_origins          = ["https://staging.shop.example.com"]
 
 glue_worker_type       = "G.1X"
 glue_number_of_workers = 2

@@ -1,6 +1,8 @@
 # HTTP API (payload format 2.0, the event shape streaming/gateway.py reproduces locally) with a
 # single route to the ingestion Lambda. Throttling is set on the stage; API Gateway answers CORS
-# preflights itself, so only POSTs reach the function.
+# preflights itself, so only POSTs reach the function. With CORS configured, API Gateway ignores
+# the CORS headers the function returns, so this block mirrors streaming/cors.py: the same
+# methods and headers, and retry-after exposed (the handler exposes it on a 503).
 
 resource "aws_apigatewayv2_api" "this" {
   name          = var.name
@@ -8,10 +10,11 @@ resource "aws_apigatewayv2_api" "this" {
   description   = "Clickstream ingestion: browser tracker -> Lambda -> Kinesis"
 
   cors_configuration {
-    allow_origins = var.cors_allowed_origins
-    allow_methods = ["POST", "OPTIONS"]
-    allow_headers = ["content-type"]
-    max_age       = 600
+    allow_origins  = var.cors_allowed_origins
+    allow_methods  = ["OPTIONS", "POST"]
+    allow_headers  = ["authorization", "content-type"]
+    expose_headers = ["retry-after"]
+    max_age        = 600
   }
 }
 

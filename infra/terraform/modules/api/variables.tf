@@ -29,7 +29,7 @@ variable "throttle_burst_limit" {
 }
 
 variable "cors_allowed_origins" {
-  description = "Origins whose pages may post events (the shop's https origin; [\"*\"] for any)."
+  description = "Exact origins whose pages may post events (the handler's CLICKSTREAM_ALLOWED_ORIGINS)."
   type        = list(string)
 }
 

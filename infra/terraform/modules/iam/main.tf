@@ -40,11 +40,18 @@ data "aws_iam_policy_document" "lambda" {
   }
 
   statement {
-    sid = "EncryptRecordsAndReadTheEncryptedEnvironment"
+    sid = "EncryptRecordsAndReadTheEncryptedEnvironmentAndWriteKeys"
     # Kinesis SSE asks the producer's role for a data key; Lambda decrypts its environment
-    # (which carries the salt) with the function's role.
+    # (which carries the salt) with the function's role, and Secrets Manager decrypts the
+    # write keys secret with the caller's kms:Decrypt on the key that encrypts it.
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
     resources = [var.data_key_arn]
+  }
+
+  statement {
+    sid       = "ReadTheWriteKeys"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.write_keys_secret_arn]
   }
 
   statement {

@@ -47,3 +47,8 @@ variable "glue_connection_name" {
   description = "Name of the Glue NETWORK connection the job runs in."
   type        = string
 }
+
+variable "write_keys_secret_arn" {
+  description = "ARN of the Secrets Manager secret of the write keys, the only secret the Lambda may read."
+  type        = string
+}

@@ -1,6 +1,6 @@
 # Two customer-managed keys: `data` encrypts what holds events (S3, Kinesis, Athena results,
-# Glue bookmarks, the salt secret, Lambda environment); `observability` encrypts logs and the
-# alarm topic, so services that only ever see telemetry get no grant on the data key.
+# Glue bookmarks, the salt and write-key secrets, Lambda environment); `observability` encrypts
+# logs and the alarm topic, so services that only ever see telemetry get no grant on the data key.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}

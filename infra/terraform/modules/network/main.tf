@@ -6,8 +6,9 @@ data "aws_region" "current" {}
 
 locals {
   # kinesis-streams: the handler's PutRecords and the job's GetRecords; glue: Data Catalog;
-  # logs/monitoring: Glue's continuous logs and metrics; kms: Glue's client-side encryption.
-  interface_services = toset(["kinesis-streams", "glue", "logs", "monitoring", "kms"])
+  # logs/monitoring: Glue's continuous logs and metrics; kms: Glue's client-side encryption;
+  # secretsmanager: the handler's one read of the write keys when a container starts.
+  interface_services = toset(["kinesis-streams", "glue", "logs", "monitoring", "kms", "secretsmanager"])
 }
 
 resource "aws_vpc" "this" {
