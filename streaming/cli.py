@@ -1,4 +1,4 @@
-"""Command line of the project: `clickstream demo | job | gateway | stack`."""
+"""Command line of the project: `clickstream demo | job | gateway | stack | sql | faults | restore`."""
 
 from __future__ import annotations
 
@@ -46,6 +46,49 @@ def _gateway(_: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from streaming.bench.command import headline, run_bench
+
+    if args.rate <= 0 or args.duration <= 0 or args.events < 1:
+        raise SystemExit("--rate, --duration and --events must be positive")
+    report, path = run_bench(load_settings(), args.mode, args.rate, args.duration, args.events,
+                             args.visitors)
+    print("\n".join(["", f"=== clickstream bench: {args.mode} ===", *headline(report),
+                      f"report written to {path}"]), flush=True)
+    return 1 if report.get("lost") or report.get("doubled") else 0
+
+
+def _sql(args: argparse.Namespace) -> int:
+    from streaming.lakesql.engine import open_engine
+    from streaming.lakesql.output import render
+
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    with open_engine(load_settings()) as engine:
+        print(render(engine.query(args.query), args.format))
+    return 0
+
+
+def _faults(args: argparse.Namespace) -> int:
+    from streaming.faults.run import Plan, headline, run_faults
+
+    if args.events < 1 or args.rate <= 0:
+        raise SystemExit("--events and --rate must be positive")
+    plan = Plan(events=args.events, rate=args.rate, concurrency=args.concurrency,
+                job_kills=args.job_kills, kinesis_kills=args.kinesis_kills,
+                gateway_kills=args.gateway_kills, dagster_kills=args.dagster_kills,
+                seed=args.seed)
+    report, path = run_faults(load_settings(), plan, lambda m: print(m, flush=True))
+    print("\n".join(["", "=== clickstream faults ===", *headline(report),
+                      f"report written to {path}"]), flush=True)
+    return 0 if report["verdict"]["passed"] else 1
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from streaming.restore import main as restore_main
+
+    return restore_main(load_settings(), args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clickstream", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -65,6 +108,42 @@ def build_parser() -> argparse.ArgumentParser:
     job.set_defaults(func=_job)
     sub.add_parser("gateway", help="run the local gateway in the foreground").set_defaults(
         func=_gateway)
+    bench = sub.add_parser("bench", help="benchmark the embedded pipeline (see docs/benchmarks.md)")
+    bench.add_argument("--mode", choices=("sustained", "catch-up", "limit"), default="sustained")
+    bench.add_argument("--rate", type=float, default=5_000, help="events/s, sustained (5,000)")
+    bench.add_argument("--duration", type=float, default=60, help="seconds, sustained (60)")
+    bench.add_argument("--events", type=int, default=1_000_000,
+                       help="backlog (catch-up) or events (limit) (1,000,000)")
+    bench.add_argument("--visitors", type=int, default=5_000, help="simulated visitors (5,000)")
+    bench.set_defaults(func=_bench)
+    sql = sub.add_parser("sql", help="run one SQL statement (Athena's dialect) on the lakehouse: "
+                                     "DuckDB over the Delta tables embedded, Athena in AWS mode")
+    sql.add_argument("query", help='e.g. "SELECT * FROM daily_kpis ORDER BY event_date"')
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                     help="output format (table)")
+    sql.set_defaults(func=_sql)
+    faults = sub.add_parser("faults", help="crash every component under load and verify that "
+                                           "nothing is lost or doubled (docs/reliability.md)")
+    faults.add_argument("--events", type=int, default=200_000, help="events to send (200,000)")
+    faults.add_argument("--rate", type=float, default=800, help="events/s offered (800)")
+    faults.add_argument("--concurrency", type=int, default=16, help="requests in flight (16)")
+    faults.add_argument("--job-kills", type=int, default=5, help="stream job kills (5)")
+    faults.add_argument("--kinesis-kills", type=int, default=2, help="kinesalite kills (2)")
+    faults.add_argument("--gateway-kills", type=int, default=2, help="gateway kills (2)")
+    faults.add_argument("--dagster-kills", type=int, default=1, help="dagster dev kills (1)")
+    faults.add_argument("--seed", type=int, default=11, help="seed of the schedule (11)")
+    faults.set_defaults(func=_faults)
+    restore = sub.add_parser("restore", help="restore a Delta table to an earlier version or "
+                                             "timestamp (time travel), e.g. after a bad deploy")
+    restore.add_argument("--table", required=True,
+                         help="bronze, quarantine, or a path under the lake (silver/sessions, ...)")
+    target = restore.add_mutually_exclusive_group(required=True)
+    target.add_argument("--version", type=int, help="the table version to restore")
+    target.add_argument("--timestamp", help="ISO-8601 time: the last version committed by then")
+    target.add_argument("--history", action="store_true",
+                        help="list the table's recent versions instead of restoring")
+    restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    restore.set_defaults(func=_restore)
     return parser
 
 

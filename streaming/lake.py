@@ -104,19 +104,31 @@ def latest_version(uri: str) -> int:
     return -1 if table is None else table.version()
 
 
-def commit_latencies(uri: str, after_version: int, ids: Iterable[str] | None = None
-                     ) -> list[float]:
-    """Seconds from received_at to the commit that made each row visible, per row."""
+def latencies_per_commit(uri: str, after_version: int, ids: Iterable[str] | None = None
+                         ) -> list[tuple[float, list[float]]]:
+    """Per commit after `after_version`: its time (epoch s) and, for each row it made visible,
+    seconds from received_at to that commit."""
     from urllib.parse import unquote
 
     wanted = set(ids) if ids is not None else None
-    latencies: list[float] = []
+    found: list[tuple[float, list[float]]] = []
     for commit in commits_since(uri, after_version):
-        for relative in commit.added_files:
-            rows = pq.read_table(Path(uri) / unquote(relative), columns=["event_id", "received_at"])
+        committed = commit.timestamp_ms / 1000
+        latencies: list[float] = []
+        for added in commit.added:
+            if not added.data_change:
+                continue
+            rows = pq.read_table(Path(uri) / unquote(added.path), columns=["event_id", "received_at"])
             received = rows["received_at"].cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
             for event_id, micros in zip(rows["event_id"].to_pylist(), received.to_pylist(),
                                         strict=True):
                 if wanted is None or event_id in wanted:
-                    latencies.append(commit.timestamp_ms / 1000 - micros / 1e6)
-    return latencies
+                    latencies.append(committed - micros / 1e6)
+        found.append((committed, latencies))
+    return found
+
+
+def commit_latencies(uri: str, after_version: int, ids: Iterable[str] | None = None
+                     ) -> list[float]:
+    """Seconds from received_at to the commit that made each row visible, per row."""
+    return [x for _, values in latencies_per_commit(uri, after_version, ids) for x in values]

@@ -1,0 +1,80 @@
+"""A cost model of AWS mode at a given event rate, from list prices and measured figures.
+
+Prices are us-east-1 list prices as assumed on 2026-11-25 (check the AWS pricing pages
+before relying on them); every figure that depends on this project's behaviour (record
+size, events per request, Spark rows per vCPU) is an input, taken from the benchmarks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+HOURS_PER_MONTH = 730
+SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
+
+
+@dataclass(frozen=True)
+class Prices:
+    api_gateway_http_per_million_requests: float = 1.00
+    lambda_per_million_requests: float = 0.20
+    lambda_per_gb_second: float = 0.0000166667
+    kinesis_shard_hour: float = 0.015
+    kinesis_put_payload_units_per_million: float = 0.014
+    glue_dpu_hour: float = 0.44
+    s3_standard_gb_month: float = 0.023
+    s3_put_per_thousand: float = 0.005
+    athena_per_tb_scanned: float = 5.00
+
+
+@dataclass(frozen=True)
+class Workload:
+    events_per_second: float
+    record_bytes: int = 700
+    events_per_request: int = 20
+    lambda_ms_per_request: float = 25.0
+    lambda_memory_gb: float = 0.5
+    spark_rows_per_vcpu_second: float = 5000.0
+    stored_bytes_per_event: int = 150
+    commits_per_minute: float = 60.0
+    files_per_commit: int = 4
+    bronze_retention_months: float = 3.0
+    athena_tb_scanned_per_month: float = 0.05
+
+
+def monthly_cost(workload: Workload, prices: Prices = Prices()) -> dict:
+    """Dollars per month for each part, and the sizing behind them."""
+    rate = workload.events_per_second
+    requests = rate / workload.events_per_request * SECONDS_PER_MONTH
+    shards = max(1, math.ceil(max(rate / 1000, rate * workload.record_bytes / 1_000_000)))
+    payload_units = rate * math.ceil(workload.record_bytes / 25_000) * SECONDS_PER_MONTH
+    vcpus = rate / workload.spark_rows_per_vcpu_second
+    workers = max(2, math.ceil(vcpus / 4))
+    stored_gb = rate * workload.stored_bytes_per_event * SECONDS_PER_MONTH / 1e9
+    parts = {
+        "api_gateway": requests / 1e6 * prices.api_gateway_http_per_million_requests,
+        "lambda": requests / 1e6 * prices.lambda_per_million_requests
+        + requests * workload.lambda_ms_per_request / 1000 * workload.lambda_memory_gb
+        * prices.lambda_per_gb_second,
+        "kinesis": shards * HOURS_PER_MONTH * prices.kinesis_shard_hour
+        + payload_units / 1e6 * prices.kinesis_put_payload_units_per_million,
+        "glue_streaming": workers * HOURS_PER_MONTH * prices.glue_dpu_hour,
+        "s3": stored_gb * workload.bronze_retention_months * prices.s3_standard_gb_month
+        + workload.commits_per_minute * workload.files_per_commit * 60 * HOURS_PER_MONTH / 1000
+        * prices.s3_put_per_thousand,
+        "athena": workload.athena_tb_scanned_per_month * prices.athena_per_tb_scanned,
+    }
+    return {
+        "events_per_second": rate,
+        "sizing": {"kinesis_shards": shards, "glue_g1x_workers": workers,
+                   "requests_per_month_millions": round(requests / 1e6, 1),
+                   "bronze_gb_per_month": round(stored_gb, 1)},
+        "usd_per_month": {k: round(v, 2) for k, v in parts.items()},
+        "usd_per_month_total": round(sum(parts.values()), 2),
+        "usd_per_million_events": round(sum(parts.values()) / (rate * SECONDS_PER_MONTH / 1e6), 4),
+        "assumptions": asdict(workload), "prices": asdict(prices),
+    }
+
+
+def cost_table(rates: tuple[float, ...] = (1_000, 10_000, 100_000), **measured) -> list[dict]:
+    return [monthly_cost(Workload(events_per_second=rate, **measured)) for rate in rates]

@@ -1,0 +1,47 @@
+"""Smoke runs of the benchmark harness: seconds at a small rate. The targets live in the
+harness's reports (docs/benchmarks.md), never in assertions here."""
+
+from pathlib import Path
+
+import pytest
+
+from streaming.bench.command import headline, run_bench
+from streaming.bench.costs import Workload, monthly_cost
+from tests.conftest import isolated_settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.bench]
+
+
+def test_sustained_smoke_counts_every_acknowledged_event_once(tmp_path):
+    report, path = run_bench(isolated_settings(tmp_path), "sustained", rate=300, duration=5,
+                             events=1, visitors=50)
+    assert report["acknowledged"] > 1000
+    assert (report["lost"], report["doubled"]) == (0, 0)
+    assert report["latency_s"]["p50"] > 0 and report["memory"]["peak_total_mib"] > 100
+    assert report["job_stages"]["rows"] >= report["acknowledged"]
+    assert all(Path(p).stat().st_size > 10_000 for p in report["plots"])
+    assert path.exists() and len(headline(report)) == 4
+
+
+def test_catch_up_smoke_drains_the_whole_backlog(tmp_path):
+    report, _ = run_bench(isolated_settings(tmp_path), "catch-up", rate=1, duration=1,
+                          events=3000, visitors=1)
+    assert report["bare_read"]["records"] == 3000
+    assert report["job"]["rows_in_bronze"] == 3000 and report["job"]["exit_code"] == 0
+    assert report["ratio_to_bare_read"] > 0
+
+
+def test_limit_smoke_reports_stage_costs_and_the_cost_model(tmp_path):
+    report, _ = run_bench(isolated_settings(tmp_path), "limit", rate=1, duration=1,
+                          events=2000, visitors=1)
+    assert report["events_per_s"] > 0
+    assert set(report["stage_us_per_event"]) == {"parse", "validate", "enrich_serialize",
+                                                 "to_arrow", "delta_write"}
+    assert [row["events_per_second"] for row in report["aws_cost_model"]] == [1000, 10000, 100000]
+
+
+def test_cost_model_scales_shards_and_workers_with_the_rate():
+    small, large = monthly_cost(Workload(1_000)), monthly_cost(Workload(100_000))
+    assert (small["sizing"]["kinesis_shards"], large["sizing"]["kinesis_shards"]) == (1, 100)
+    assert small["sizing"]["glue_g1x_workers"] == 2
+    assert large["usd_per_month_total"] > 10 * small["usd_per_month_total"]
