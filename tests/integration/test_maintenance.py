@@ -5,6 +5,7 @@ import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -32,6 +33,10 @@ def send_batches(url: str, sent: list[str], stop: threading.Event) -> None:
             time.sleep(0.1)
 
 
+def parquet_files(uri: str) -> set[str]:
+    return {str(p) for p in Path(uri).rglob("*.parquet") if "_delta_log" not in p.parts}
+
+
 def metadata_of(result, node: str) -> dict:
     return {k: v.value for k, v in result.asset_materializations_for_node(node)[0].metadata.items()}
 
@@ -50,7 +55,9 @@ def test_optimize_and_vacuum_while_the_stream_writes(stack, spark):
                and time.monotonic() < deadline):
             time.sleep(0.5)
         optimized = materialize([bronze_optimize], resources=resources)
+        files_before_vacuum = parquet_files(stack.settings.bronze_uri)
         vacuumed = materialize([bronze_vacuum], resources=resources)
+        files_after_vacuum = parquet_files(stack.settings.bronze_uri)
         time.sleep(3)
     finally:
         stop.set()
@@ -60,7 +67,8 @@ def test_optimize_and_vacuum_while_the_stream_writes(stack, spark):
     assert optimize["bytes_before"] > 0 and optimize["zorder_by"] == "anonymous_id"
     vacuum = metadata_of(vacuumed, "bronze_vacuum")
     assert vacuum["retention_hours"] == 168
-    assert vacuum["files_after"] == vacuum["files_before"]
+    assert files_before_vacuum <= files_after_vacuum, "VACUUM deleted a file within retention"
+    assert vacuum["files_after"] >= vacuum["files_before"]
 
     wanted = set(sent)
     deadline = time.monotonic() + 120
