@@ -14,7 +14,9 @@ from pyspark.sql import functions as F
 
 from clickstream_assets.assets.maintenance import bronze_optimize, bronze_vacuum, snapshot_files
 from clickstream_assets.resources import build_resources
+from streaming.auth import basic_authorization
 from streaming.lake import read_columns
+from streaming.settings import DEV_WRITE_KEY
 from tests.conftest import isolated_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
@@ -28,7 +30,9 @@ def send_batches(url: str, sent: list[str], stop: threading.Event) -> None:
                       "event_time": datetime.now(UTC).isoformat(), "anonymous_id": f"m-{n}",
                       "session_id": "s", "page_url": "https://shop.example.com/"}
                      for n in range(20)]
-            if client.post(url, json={"events": batch}).status_code == 200:
+            answer = client.post(url, json={"events": batch},
+                                 headers={"authorization": basic_authorization(DEV_WRITE_KEY)})
+            if answer.status_code == 200:
                 sent.extend(e["event_id"] for e in batch)
             time.sleep(0.1)
 

@@ -49,7 +49,7 @@ def iso(moment: datetime) -> str:
 
 
 def by_event_id(settings, ids: set[str]) -> dict[str, dict]:
-    return {r["event_id"]: r for r in stream_records(settings) if r["event_id"] in ids}
+    return {r["event_id"]: r for r in stream_records(settings) if r.get("event_id") in ids}
 
 
 def test_analytics_node_batch_is_stored_with_the_mapping(gateway):
@@ -184,8 +184,10 @@ def test_request_errors(gateway, path, body, headers, status, error):
         status, False, error)
 
 
-def test_rate_limited_key_gets_429_with_retry_after(kinesis):
-    local = start_gateway(kinesis, rate_limit_rps=0.5, rate_limit_burst=1)
+def test_rate_limited_key_gets_429_with_retry_after(kinesis, monkeypatch):
+    monkeypatch.setenv("CLICKSTREAM_RATE_LIMIT_RPS", "0.5")
+    monkeypatch.setenv("CLICKSTREAM_RATE_LIMIT_BURST", "1")
+    local = start_gateway(kinesis)
     try:
         body = orjson.dumps({"type": "track", "event": "x", "anonymousId": "a",
                              "messageId": str(uuid.uuid4())})
