@@ -19,9 +19,18 @@ from pyspark.sql.types import (
     StructType,
 )
 
-from streaming.contract import MAX_ID_LENGTH, SCHEMA_VERSION, STANDARD_EVENT_TYPES
+from streaming.contract import (
+    MAX_ID_LENGTH,
+    MAX_PROPERTIES,
+    MAX_STRING_LENGTH,
+    MAX_URL_LENGTH,
+    SCHEMA_VERSION,
+    STANDARD_EVENT_TYPES,
+)
 
 CORRUPT_COLUMN = "_corrupt_record"
+TEXT_COLUMN = "_is_utf8"
+BINARY_PREFIX = "base64:"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 CUSTOM_TYPE_PATTERN = r"^custom:[A-Za-z0-9_.\-]{1,64}$"
 
@@ -65,6 +74,24 @@ def _id_rule(name: str) -> tuple[Column, str]:
     return bad, f"{name}: required, 1-{MAX_ID_LENGTH} chars"
 
 
+def _size_rules() -> list[tuple[Column, str]]:
+    """The contract's size limits: a record written past the handler can be as large as
+    Kinesis allows (1 MiB), and without these it would land in bronze as a valid event."""
+    properties, element = F.col("properties"), F.col("element")
+    longest_element = F.greatest(*[F.length(element[name]) for name in ("id", "text", "selector")])
+    return [
+        ((F.size(properties) > MAX_PROPERTIES)
+         | F.exists(F.map_keys(properties), lambda k: F.length(k) > MAX_ID_LENGTH)
+         | F.exists(F.map_values(properties), lambda v: F.length(v) > MAX_STRING_LENGTH),
+         f"properties: at most {MAX_PROPERTIES} keys of <= {MAX_ID_LENGTH} chars, "
+         f"values <= {MAX_STRING_LENGTH} chars"),
+        (longest_element > MAX_STRING_LENGTH, f"element: values <= {MAX_STRING_LENGTH} chars"),
+        (F.greatest(F.length("page_url"), F.length("referrer")) > MAX_URL_LENGTH,
+         f"page_url, referrer: at most {MAX_URL_LENGTH} chars"),
+        (F.length("user_id") > MAX_ID_LENGTH, f"user_id: at most {MAX_ID_LENGTH} chars"),
+    ]
+
+
 def quarantine_reason() -> Column:
     """Semicolon-joined broken rules of a parsed record; null when the record is valid."""
     rules = [
@@ -81,24 +108,37 @@ def quarantine_reason() -> Column:
          "received_at: missing, the record did not pass the ingestion handler"),
         (F.coalesce(F.col("schema_version"), F.lit(SCHEMA_VERSION)) != SCHEMA_VERSION,
          f"schema_version: must be {SCHEMA_VERSION}"),
+        *_size_rules(),
     ]
     reasons = F.filter(
         F.array(*[F.when(cond, F.lit(message)) for cond, message in rules]),
         lambda r: r.isNotNull(),
     )
     malformed = F.col(CORRUPT_COLUMN).isNotNull()
-    return F.when(malformed, F.lit("malformed_json: record is not a JSON object")).when(
-        F.size(reasons) > 0, F.array_join(reasons, "; ")
+    return (
+        F.when(~F.col(TEXT_COLUMN), F.lit(f"malformed_json: record is not UTF-8 text "
+                                           f"(raw_record holds its bytes as {BINARY_PREFIX}<base64>)"))
+        .when(malformed, F.lit("malformed_json: record is not a JSON object"))
+        .when(F.size(reasons) > 0, F.array_join(reasons, "; "))
     )
 
 
 def parse_records(raw: DataFrame) -> DataFrame:
-    """Kinesis rows -> one row per record with typed event fields and `quarantine_reason`."""
-    payload = F.col("data").cast("string")
+    """Kinesis rows -> one row per record with typed event fields and `quarantine_reason`.
+
+    A record that is not UTF-8 text is not JSON, and casting its bytes to a string would
+    store invalid UTF-8 that Parquet readers such as delta-rs refuse to decode: it is kept
+    in `raw_record` as base64 behind a `base64:` prefix, and quarantined.
+    """
+    text = F.col("data").cast("string")
+    is_text = F.coalesce(F.is_valid_utf8(text), F.lit(True))
+    payload = F.when(is_text, text)
     parsed = F.from_json(payload, RECORD_SCHEMA,
                          {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_COLUMN})
     typed = raw.select(
-        payload.alias("raw_record"),
+        F.when(is_text, text).otherwise(F.concat(F.lit(BINARY_PREFIX), F.base64("data")))
+        .alias("raw_record"),
+        is_text.alias(TEXT_COLUMN),
         F.col("shard_id").alias("kinesis_shard_id"),
         F.col("sequence_number").alias("kinesis_sequence_number"),
         F.col("approximate_arrival_timestamp").alias("kinesis_arrival_time"),
