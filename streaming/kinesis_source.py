@@ -22,17 +22,26 @@ SCHEMA = (
 )
 DEFAULT_MAX_RECORDS_PER_SHARD = 10000
 DEFAULT_IDLE_SLEEP_MS = 100
+# botocore's standard retries wait a random share of a step that doubles from 50 ms
+# (connection errors; 1 s for throttling) up to 20 s. 5 attempts rode out under a second of
+# an unreachable endpoint, so a restarted kinesalite failed the query; 20 ride out about two
+# minutes of an endpoint restart or of GetRecords throttling on AWS.
+READ_ATTEMPTS = 20
 
 
 def _client(options: dict[str, str]):
-    """Options arrive lower-cased from Spark; an empty endpoint means real AWS."""
+    """Options arrive lower-cased from Spark; an empty endpoint means real AWS.
+
+    A stream endpoint that is briefly away must not end the query: see READ_ATTEMPTS.
+    """
     import boto3
     from botocore.config import Config
 
     endpoint = options.get("endpointurl") or None
     extra = {"endpoint_url": endpoint, "aws_access_key_id": "embedded",
              "aws_secret_access_key": "embedded"} if endpoint else {}
-    config = Config(retries={"max_attempts": 5, "mode": "standard"}, read_timeout=20)
+    config = Config(retries={"max_attempts": READ_ATTEMPTS, "mode": "standard"},
+                    read_timeout=20)
     return boto3.client("kinesis", region_name=options.get("region", "us-east-1"),
                         config=config, **extra)
 
