@@ -10,8 +10,10 @@ from dagster import (
     AssetObservation,
     AssetRecordsFilter,
     DagsterInstance,
+    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -93,7 +95,8 @@ def catch_up_reason(job: dict, records: int, lag_seconds: float, capped: bool,
 
 @sensor(job=catch_up_job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING,
         description="Launches a catch-up run when the stream job is down or stalled with a "
-                    "backlog; one run per backlog window (run_key = committed position).")
+                    "backlog; one run per backlog window (run_key = committed position and "
+                    "the number of failed catch-ups, so a failed run is retried).")
 def stream_lag_sensor(context: SensorEvaluationContext, kinesis: KinesisResource,
                       lake: LakeResource, stream_job: StreamJobResource):
     job = stream_job.status()
@@ -106,9 +109,11 @@ def stream_lag_sensor(context: SensorEvaluationContext, kinesis: KinesisResource
                           f"records, lag {backlog.lag_seconds:.1f}s "
                           f"(threshold {LAG_THRESHOLD_SECONDS:.0f}s)")
     window = hashlib.sha256(json.dumps(positions, sort_keys=True).encode()).hexdigest()[:12]
+    failed = len(context.instance.get_run_ids(
+        RunsFilter(job_name=catch_up_job.name, statuses=[DagsterRunStatus.FAILURE])))
     context.log.info(reason)
     return RunRequest(
-        run_key=f"catch-up-{lake.committed_batch()}-{window}",
+        run_key=f"catch-up-{lake.committed_batch()}-{window}-{failed}",
         tags={REASON_TAG: reason, "clickstream/backlog_records": str(backlog.records),
               "clickstream/lag_seconds": f"{backlog.lag_seconds:.1f}"},
     )
