@@ -135,7 +135,13 @@ def event_time(message: dict[str, Any], sent_at: Any, received_at: datetime) -> 
     if client_time is None:
         return received_at
     sent = _time({"sentAt": message.get("sentAt") or sent_at}, "sentAt")
-    return client_time if sent is None else client_time + (received_at - sent)
+    if sent is None:
+        return client_time
+    try:
+        return client_time + (received_at - sent)
+    except OverflowError:
+        raise Rejected("timestamp", "format", "timestamp corrected by sentAt falls outside "
+                       "the years 1-9999: check the client's clock") from None
 
 
 def event_type(message: dict[str, Any]) -> str:

@@ -21,10 +21,16 @@ locals {
   name        = "${var.project}-${var.environment}"
   lambda_name = "${local.name}-ingest"
   glue_job    = "${local.name}-stream-job"
-  # streaming/handler.py answers on EVENTS_PATH only; the route and the output URL use it too.
+  # streaming/handler.py answers on EVENTS_PATH and on the Segment tracking API's paths
+  # (streaming/segment.py's PATHS, which tests/unit/test_terraform.py holds this list to); the
+  # API routes exactly these to the function, and the events_url output uses events_path.
   events_path = "/v1/events"
-  repo_root   = "${path.root}/../.."
-  build_dir   = "${path.root}/.build"
+  segment_paths = [
+    "/v1/track", "/v1/page", "/v1/screen", "/v1/identify", "/v1/group", "/v1/alias", "/v1/batch",
+    "/v1/t", "/v1/p", "/v1/s", "/v1/i", "/v1/g", "/v1/a", "/v1/b",
+  ]
+  repo_root = "${path.root}/../.."
+  build_dir = "${path.root}/.build"
   lambda_log_group_arn = join(":", [
     "arn", data.aws_partition.current.partition, "logs", var.aws_region,
     data.aws_caller_identity.current.account_id, "log-group", "/aws/lambda/${local.lambda_name}",
@@ -159,7 +165,7 @@ module "lambda" {
 module "api" {
   source               = "./modules/api"
   name                 = local.name
-  events_route_key     = "POST ${local.events_path}"
+  paths                = concat([local.events_path], local.segment_paths)
   lambda_function_name = module.lambda.function_name
   lambda_invoke_arn    = module.lambda.invoke_arn
   throttle_rate_limit  = var.api_throttle_rate_limit

@@ -4,6 +4,11 @@ Every generated request (valid events, every way of breaking the document, missi
 wrong credentials, other methods) must be answered without a server error, as the document
 says, and every rejection must carry a reason. The run is bounded (examples per operation,
 a time limit) to stay under two minutes on two cores; its seed is printed to replay it.
+
+The Segment paths (tagged `segment` in the document) are left out: fourteen more operations
+would not fit the time limit, and a message that breaks their schema is answered 200 with the
+message listed as rejected, as the Segment libraries expect, which the negative-data check would
+count as a failure. tests/unit/test_openapi.py holds their answers to the document instead.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from streaming.local_stack import LocalStack
+from streaming.openapi import SEGMENT_TAG
 from streaming.settings import DEV_WRITE_KEY
 from tests.conftest import free_port
 
@@ -80,6 +86,7 @@ def test_no_input_gets_a_server_error_or_an_answer_without_a_reason(gateway, tmp
     command = [str(st), "--config-file", str(config), "run", f"{gateway.gateway_url}/openapi.json",
                "--checks", "all", "--phases", "examples,coverage,fuzzing", "--continue-on-failure",
                "--max-examples", str(MAX_EXAMPLES), "--auth", f"{DEV_WRITE_KEY}:",
+               "--exclude-tag", SEGMENT_TAG,
                "--request-timeout", "30", "--report", "json,har", "--report-json-path", str(report),
                "--report-har-path", str(har), "--output-truncate", "true"]
     run = subprocess.run(command, capture_output=True, text=True, timeout=110, cwd=tmp_path)

@@ -157,3 +157,10 @@ def test_routes_are_the_http_api_and_analytics_next_paths():
                  "/v1/i", "/v1/group", "/v1/g", "/v1/alias", "/v1/a", "/v1/screen", "/v1/s", "/v1/b/"):
         assert is_route(path)
     assert not is_route("/v1/events") and not is_route("/v1/x") and not is_route("/v2/batch")
+
+
+def test_a_skew_correction_past_the_calendar_is_rejected_not_a_server_error():
+    with pytest.raises(Rejected) as caught:
+        to_contract_event(message(timestamp="9999-12-31T00:00:00Z", sentAt="0001-01-01T00:00:00Z"),
+                          None, RECEIVED, SALT)
+    assert (caught.value.violation["field"], caught.value.violation["rule"]) == ("timestamp", "format")

@@ -442,21 +442,55 @@ def test_lambda_runs_the_projects_handler_with_its_settings() -> None:
     assert set(package_artifacts.MACHINES) == set(allowed)
 
 
-def test_api_route_is_the_handlers_path_with_throttling() -> None:
+def test_api_routes_exactly_the_handlers_paths_to_the_lambda_with_throttling() -> None:
+    """Every path the handler serves (/v1/events and streaming/segment.py's PATHS) has a POST
+    route to the function and a permission to invoke it, and no other path has either."""
     handler = importlib.import_module("streaming.handler")
+    segment = importlib.import_module("streaming.segment")
     assert root().locals["events_path"] == handler.EVENTS_PATH
-    assert root().calls["api"]["events_route_key"] == "POST ${local.events_path}"
+    segment_paths = root().locals["segment_paths"]
+    assert len(segment_paths) == len(set(segment_paths))
+    assert set(segment_paths) == segment.PATHS
+    assert root().calls["api"]["paths"] == "${concat([local.events_path], local.segment_paths)}"
     api = child("api")
     assert api.one("aws_apigatewayv2_api")["protocol_type"] == "HTTP"
-    assert api.one("aws_apigatewayv2_integration")["payload_format_version"] == "2.0"
+    integration = api.one("aws_apigatewayv2_integration")
+    assert integration["payload_format_version"] == "2.0"
+    assert ref(integration["integration_uri"]) == "var.lambda_invoke_arn"
     route = api.one("aws_apigatewayv2_route")
-    assert ref(route["route_key"]) == "var.events_route_key"
+    assert ref(route["for_each"]) == "var.paths"
+    assert route["route_key"] == "POST ${each.value}"
+    assert route["target"] == "integrations/${aws_apigatewayv2_integration.lambda.id}"
+    assert route["authorization_type"] == "NONE" and "authorizer_id" not in route
+    permission = api.one("aws_lambda_permission")
+    assert ref(permission["for_each"]) == "var.paths"
+    assert ref(permission["function_name"]) == "var.lambda_function_name"
+    assert permission["source_arn"] == "${aws_apigatewayv2_api.this.execution_arn}/*/POST${each.value}"
     settings = api.one("aws_apigatewayv2_stage")["default_route_settings"][0]
     assert ref(settings["throttling_rate_limit"]) == "var.throttle_rate_limit"
     assert ref(settings["throttling_burst_limit"]) == "var.throttle_burst_limit"
     assert api.one("aws_apigatewayv2_stage")["access_log_settings"]
-    permission = api.one("aws_lambda_permission")
-    assert "replace(var.events_route_key" in permission["source_arn"]
+
+
+def test_the_events_route_and_its_permission_keep_their_state() -> None:
+    """The route and permission of /v1/events predate the Segment paths: `moved` blocks carry
+    them over and the permission keeps its statement id, so an apply adds the Segment routes
+    without replacing the live one. Statement ids (title(basename(path)), as Terraform computes
+    them) must also be unique and of the characters Lambda allows."""
+    handler = importlib.import_module("streaming.handler")
+    segment = importlib.import_module("streaming.segment")
+    api = child("api")
+    moved = [(ref(block["from"]), ref(block["to"])) for block in parse(api.path / "main.tf")["moved"]]
+    key = f'["{handler.EVENTS_PATH}"]'
+    assert moved == [("aws_apigatewayv2_route.events", f"aws_apigatewayv2_route.ingest{key}"),
+                     ("aws_lambda_permission.api", f"aws_lambda_permission.api{key}")]
+    template = api.one("aws_lambda_permission")["statement_id"]
+    assert template == "AllowInvokeFromHttpApi${title(basename(each.value))}Route"
+    ids = {path: f"AllowInvokeFromHttpApi{path.rsplit('/', 1)[1].title()}Route"
+           for path in {handler.EVENTS_PATH, *segment.PATHS}}
+    assert ids[handler.EVENTS_PATH] == "AllowInvokeFromHttpApiEventsRoute"
+    assert len(set(ids.values())) == len(ids)
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,100}", statement) for statement in ids.values())
 
 
 def test_write_keys_secret_is_kms_encrypted_and_its_value_never_passes_through_terraform() -> None:

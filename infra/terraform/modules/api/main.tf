@@ -1,8 +1,8 @@
-# HTTP API (payload format 2.0, the event shape streaming/gateway.py reproduces locally) with a
-# single route to the ingestion Lambda. Throttling is set on the stage; API Gateway answers CORS
-# preflights itself, so only POSTs reach the function. With CORS configured, API Gateway ignores
-# the CORS headers the function returns, so this block mirrors streaming/cors.py: the same
-# methods and headers, and retry-after exposed (the handler exposes it on a 503).
+# HTTP API (payload format 2.0, the event shape streaming/gateway.py reproduces locally) with one
+# POST route per path the ingestion Lambda answers. Throttling is set on the stage; API Gateway
+# answers CORS preflights itself, so only POSTs reach the function. With CORS configured, API
+# Gateway ignores the CORS headers the function returns, so this block mirrors streaming/cors.py:
+# the same methods and headers, and retry-after exposed (the handler exposes it on a 503).
 
 resource "aws_apigatewayv2_api" "this" {
   name          = var.name
@@ -26,12 +26,26 @@ resource "aws_apigatewayv2_integration" "lambda" {
   timeout_milliseconds   = 29000
 }
 
-resource "aws_apigatewayv2_route" "events" {
+# One route per path the handler serves (its /v1/events and the Segment tracking API's paths),
+# not `POST /v1/{proxy+}`: the handler answers any other path with 404 anyway, so API Gateway
+# answers it instead, and a stray or hostile request never invokes the function, is never
+# billed as an invocation and never takes a slot of its reserved concurrency. The routes share the API's CORS
+# configuration, the stage's throttling and the integration, and none has an authorizer (the
+# handler checks the write key), so every path behaves as /v1/events does.
+resource "aws_apigatewayv2_route" "ingest" {
   #checkov:skip=CKV_AWS_309:A public, write-only beacon for browsers, which cannot keep a credential; abuse is bounded by stage throttling, the function's reserved concurrency and the handler's contract validation.
+  for_each           = var.paths
   api_id             = aws_apigatewayv2_api.this.id
-  route_key          = var.events_route_key
+  route_key          = "POST ${each.value}"
   target             = "integrations/${aws_apigatewayv2_integration.lambda.id}"
   authorization_type = "NONE"
+}
+
+# The route of /v1/events predates the Segment paths: its state moves instead of the route
+# being replaced (which would fail the live tracker's requests during the apply).
+moved {
+  from = aws_apigatewayv2_route.events
+  to   = aws_apigatewayv2_route.ingest["/v1/events"]
 }
 
 resource "aws_cloudwatch_log_group" "access" {
@@ -67,10 +81,18 @@ resource "aws_apigatewayv2_stage" "default" {
 }
 
 resource "aws_lambda_permission" "api" {
-  statement_id  = "AllowInvokeFromHttpApiEventsRoute"
+  for_each = var.paths
+  # "AllowInvokeFromHttpApiEventsRoute" for /v1/events, the id it had before the Segment paths,
+  # so its statement stays in place (see the moved block below).
+  statement_id  = "AllowInvokeFromHttpApi${title(basename(each.value))}Route"
   action        = "lambda:InvokeFunction"
   function_name = var.lambda_function_name
   principal     = "apigateway.amazonaws.com"
-  # execute-api ARNs read <api>/<stage>/<METHOD>/<path>; only the events route may invoke.
-  source_arn = "${aws_apigatewayv2_api.this.execution_arn}/*/${replace(var.events_route_key, " ", "")}"
+  # execute-api ARNs read <api>/<stage>/<METHOD>/<path>; only the routes above may invoke.
+  source_arn = "${aws_apigatewayv2_api.this.execution_arn}/*/POST${each.value}"
+}
+
+moved {
+  from = aws_lambda_permission.api
+  to   = aws_lambda_permission.api["/v1/events"]
 }

@@ -3,9 +3,17 @@ variable "name" {
   type        = string
 }
 
-variable "events_route_key" {
-  description = "Route of the tracker's POST, e.g. \"POST /v1/events\" (the handler's EVENTS_PATH)."
-  type        = string
+variable "paths" {
+  description = "Paths the handler answers POSTs on (its EVENTS_PATH and streaming/segment.py's PATHS); each gets a route and a Lambda permission."
+  type        = set(string)
+
+  validation {
+    # The last segment names the path's permission statement, so it must be unique and fit a statement id.
+    condition = alltrue([for path in var.paths : can(regex("^(/[a-z0-9]+)+$", path))]) && (
+      length(distinct([for path in var.paths : basename(path)])) == length(var.paths)
+    )
+    error_message = "Each path is /-separated lower-case letters and digits, with a last segment no other path has."
+  }
 }
 
 variable "lambda_function_name" {
