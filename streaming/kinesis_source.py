@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC
 
+import pyarrow as pa
 from pyspark.sql.datasource import DataSource, SimpleDataSourceStreamReader
 from pyspark.sql.types import StructType
 
@@ -20,6 +20,10 @@ SCHEMA = (
     "shard_id string, sequence_number string, partition_key string, "
     "approximate_arrival_timestamp timestamp, data binary"
 )
+ARROW_SCHEMA = pa.schema([
+    ("shard_id", pa.string()), ("sequence_number", pa.string()), ("partition_key", pa.string()),
+    ("approximate_arrival_timestamp", pa.timestamp("us", tz="UTC")), ("data", pa.binary()),
+])
 DEFAULT_MAX_RECORDS_PER_SHARD = 10000
 DEFAULT_IDLE_SLEEP_MS = 100
 # botocore's standard retries wait a random share of a step that doubles from 50 ms
@@ -27,6 +31,18 @@ DEFAULT_IDLE_SLEEP_MS = 100
 # an unreachable endpoint, so a restarted kinesalite failed the query; 20 ride out about two
 # minutes of an endpoint restart or of GetRecords throttling on AWS.
 READ_ATTEMPTS = 20
+
+
+def record_batch(shard: str, records: list[dict]) -> pa.RecordBatch:
+    """GetRecords' records as one Arrow batch: Spark takes Arrow from a Python source as it is,
+    where tuples are converted field by field in Python (the source's largest cost per row)."""
+    return pa.RecordBatch.from_arrays([
+        pa.array([shard] * len(records), pa.string()),
+        pa.array([r["SequenceNumber"] for r in records], pa.string()),
+        pa.array([r["PartitionKey"] for r in records], pa.string()),
+        pa.array([r["ApproximateArrivalTimestamp"] for r in records], pa.timestamp("us", tz="UTC")),
+        pa.array([r["Data"] for r in records], pa.binary()),
+    ], schema=ARROW_SCHEMA)
 
 
 def _client(options: dict[str, str]):
@@ -101,29 +117,23 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
             self.iterators[(shard, last)] = response["NextShardIterator"]
         return records
 
-    @staticmethod
-    def _row(shard: str, record: dict) -> tuple:
-        arrival = record["ApproximateArrivalTimestamp"]
-        return (shard, record["SequenceNumber"], record["PartitionKey"],
-                arrival.astimezone(UTC).replace(tzinfo=None), record["Data"])
-
-    def read(self, start: dict) -> tuple[Iterator[tuple], dict]:
+    def read(self, start: dict) -> tuple[Iterator[pa.RecordBatch], dict]:
         positions = dict(start["shards"])
         for shard in self._shards():
             positions.setdefault(shard, None)
-        rows: list[tuple] = []
+        batches: list[pa.RecordBatch] = []
         for shard in sorted(positions):
             records = self._get(shard, positions[shard], self.max_records)
-            rows.extend(self._row(shard, r) for r in records)
             if records:
+                batches.append(record_batch(shard, records))
                 positions[shard] = records[-1]["SequenceNumber"]
-        if not rows:
+        if not batches:
             time.sleep(self.idle_sleep)
-        return iter(rows), {"shards": dict(sorted(positions.items()))}
+        return iter(batches), {"shards": dict(sorted(positions.items()))}
 
-    def readBetweenOffsets(self, start: dict, end: dict) -> Iterator[tuple]:
+    def readBetweenOffsets(self, start: dict, end: dict) -> Iterator[pa.RecordBatch]:
         """Replays a planned batch exactly: from each shard's start up to its end sequence."""
-        rows: list[tuple] = []
+        batches: list[pa.RecordBatch] = []
         for shard, stop in sorted(end["shards"].items()):
             position = start["shards"].get(shard)
             if stop is None or (position is not None and int(position) >= int(stop)):
@@ -133,12 +143,10 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
                 if not records:
                     raise RuntimeError(f"shard {shard} ended before sequence {stop}; "
                                        "records expired from the stream's retention?")
-                for record in records:
-                    if int(record["SequenceNumber"]) > int(stop):
-                        break
-                    rows.append(self._row(shard, record))
+                wanted = [r for r in records if int(r["SequenceNumber"]) <= int(stop)]
+                batches.append(record_batch(shard, wanted))
                 position = records[-1]["SequenceNumber"]
-        return iter(rows)
+        return iter(batches)
 
     def commit(self, end: dict) -> None:
         """Nothing to release: Kinesis keeps records for its retention period."""
