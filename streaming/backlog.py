@@ -85,6 +85,13 @@ def committed_batch(checkpoint_uri: str) -> int | None:
     return batches[-1] if batches else None
 
 
+def planned_batch(checkpoint_uri: str) -> int | None:
+    """The id of the last batch the query planned (its offsets are logged; it may not be
+    committed yet, and a restart replays it first)."""
+    batches = _list_batches(_local_or_uri(f"{checkpoint_uri}/offsets"))
+    return batches[-1] if batches else None
+
+
 def committed_positions(checkpoint_uri: str) -> dict[str, str | None]:
     """Per shard, the last sequence number of the last committed batch; {} before any."""
     batch = committed_batch(checkpoint_uri)

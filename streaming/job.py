@@ -193,24 +193,40 @@ def ensure_tables(spark: SparkSession, settings: Settings) -> None:
                       f"('delta.dataSkippingStatsColumns' = '{stats}')")
 
 
-def start_query(spark: SparkSession, settings: Settings, trigger: str,
-                max_records_per_shard: int = 10000) -> StreamingQuery:
+def start_query(spark: SparkSession, settings: Settings) -> StreamingQuery:
     spark.dataSource.register(KinesisDataSource)
     ensure_tables(spark, settings)
     reader = spark.readStream.format(SOURCE_NAME).option("streamName", settings.stream_name)
     reader = reader.option("region", settings.region).option(
-        "maxRecordsPerShard", str(max_records_per_shard))
+        "maxRecordsPerShard", str(settings.max_records_per_shard))
     if settings.kinesis_endpoint_url:
         reader = reader.option("endpointUrl", settings.kinesis_endpoint_url)
     stream = deduplicate(parse_records(reader.load()), settings.dedup_window)
     writer = (stream.writeStream.queryName(QUERY_NAME)
               .option("checkpointLocation", settings.bronze_checkpoint_uri)
               .foreachBatch(BatchWriter(settings)))
-    if trigger == "available-now":
-        writer = writer.trigger(availableNow=True)
-    else:
-        writer = writer.trigger(processingTime="0 seconds")
-    return writer.start()
+    return writer.trigger(processingTime="0 seconds").start()
+
+
+def drain(query: StreamingQuery, settings: Settings, poll_seconds: float = 0.5) -> None:
+    """Stops `query` once it has caught up with the stream: after the first newly planned
+    batch that was not full (every shard's read reached what the shard held) or found nothing.
+
+    Spark's available-now trigger cannot drain a Python source: with no admission control the
+    source's first read is the whole "available" range, so it would stop after one batch of
+    at most `max_records_per_shard` records per shard. Replays of a batch planned before a crash are
+    not counted: they say nothing about what waits after them.
+    """
+    from streaming.backlog import planned_batch
+
+    replayed = planned_batch(settings.bronze_checkpoint_uri)
+    while not query.awaitTermination(poll_seconds):
+        progress = query.lastProgress
+        if (progress and (replayed is None or progress["batchId"] > replayed)
+                and progress["numInputRows"] < settings.max_records_per_shard):
+            log.info("caught up after batch %s (%s rows): stopping", progress["batchId"],
+                     progress["numInputRows"])
+            query.stop()
 
 
 def run(settings: Settings, trigger: str, spark: SparkSession | None = None) -> int:
@@ -233,7 +249,7 @@ def _run_query(settings: Settings, trigger: str, spark: SparkSession | None) -> 
     status = settings.state_dir / STATUS_FILE
     listener = StatusListener(status)
     spark.streams.addListener(listener)
-    query = start_query(spark, settings, trigger)
+    query = start_query(spark, settings)
 
     def stop(signum, _frame):
         log.warning("signal %s: stopping the query after the current batch", signum)
@@ -241,6 +257,8 @@ def _run_query(settings: Settings, trigger: str, spark: SparkSession | None) -> 
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if trigger == "available-now":
+        drain(query, settings)
     query.awaitTermination()
     spark.streams.removeListener(listener)
     for progress in query.recentProgress:

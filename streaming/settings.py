@@ -43,6 +43,7 @@ class Settings:
     ip_hash_salt: str = DEV_SALT
     spark_master: str = "local[2]"
     dedup_window: str = "10 minutes"
+    max_records_per_shard: int = 10000
     write_keys: str = f"{DEV_SITE}:{DEV_WRITE_KEY}"
     write_keys_file: str = ""
     write_keys_secret: str = ""
@@ -120,6 +121,7 @@ def load_settings() -> Settings:
         ip_hash_salt=salt,
         spark_master=_env("CLICKSTREAM_SPARK_MASTER", "local[2]"),
         dedup_window=_env("CLICKSTREAM_DEDUP_WINDOW", "10 minutes"),
+        max_records_per_shard=int(_env("CLICKSTREAM_MAX_RECORDS_PER_SHARD", "10000")),
         write_keys=_env("CLICKSTREAM_WRITE_KEYS", f"{DEV_SITE}:{DEV_WRITE_KEY}" if dev_keys else ""),
         write_keys_file=write_keys_file,
         write_keys_secret=write_keys_secret,

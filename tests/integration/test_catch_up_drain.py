@@ -1,0 +1,42 @@
+"""A catch-up (`--trigger available-now`) drains a backlog larger than one batch, and stops.
+
+Spark's own available-now trigger would stop after the Python source's first read (one
+batch of at most CLICKSTREAM_MAX_RECORDS_PER_SHARD records per shard); the job drains in as
+many batches as the backlog needs, on the real kinesalite, Spark and Delta.
+"""
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from streaming.bench.runs import enriched_records
+from streaming.job import PROGRESS_LOG
+from streaming.kinesis import kinesis_client, put_records
+from streaming.lake import read_columns
+from streaming.local_stack import LocalStack
+from tests.conftest import isolated_settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
+
+BACKLOG = 600
+PER_SHARD = 50
+
+
+def test_a_catch_up_drains_a_backlog_of_many_batches_then_stops(tmp_path):
+    settings = replace(isolated_settings(tmp_path), max_records_per_shard=PER_SHARD)
+    stack = LocalStack(settings)
+    try:
+        stack.start_kinesis()
+        records = enriched_records(BACKLOG, settings)
+        assert put_records(kinesis_client(settings), settings.stream_name, records).failed == 0
+        job = stack.start_job(trigger="available-now")
+        assert job.wait(timeout=600) == 0
+    finally:
+        stack.stop()
+    ids = read_columns(settings.bronze_uri, ["event_id"])["event_id"].to_pylist()
+    assert len(ids) == len(set(ids)) == BACKLOG
+    batches = [json.loads(line) for line in (settings.state_dir / PROGRESS_LOG).open()]
+    assert all(b["numInputRows"] <= 2 * PER_SHARD for b in batches)
+    assert sum(b["numInputRows"] for b in batches) == BACKLOG
+    assert len(batches) >= BACKLOG // (2 * PER_SHARD)
