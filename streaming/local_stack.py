@@ -113,6 +113,7 @@ class LocalStack:
             "CLICKSTREAM_IP_HASH_SALT": s.ip_hash_salt,
             "CLICKSTREAM_SPARK_MASTER": s.spark_master,
             "CLICKSTREAM_DEDUP_WINDOW": s.dedup_window,
+            "CLICKSTREAM_MAX_RECORDS_PER_SHARD": str(s.max_records_per_shard),
             "AWS_REGION": s.region,
         }
         if s.kinesis_endpoint_url:
@@ -173,6 +174,11 @@ class LocalStack:
         started = time.monotonic()
         self.start_job()
         progress(f"  stream job running after {time.monotonic() - started:.0f}s")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one component's process group, as a crash would; its `start_*` method (or
+        `streaming.dagster_ui.start_dagster`) brings it back on the same port and data."""
+        kill_process(self.processes.pop(name))
 
     def stop(self) -> None:
         """Stops in reverse order so the job can finish its batch while Kinesis is still up."""
