@@ -8,8 +8,9 @@ and nothing after the last committed batch is skipped.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 from pyspark.sql.datasource import DataSource, SimpleDataSourceStreamReader
@@ -62,8 +63,71 @@ def _client(options: dict[str, str]):
                         config=config, **extra)
 
 
+class ShardPrefetcher:
+    """Reads one shard ahead of the query in a background thread.
+
+    Spark plans a micro-batch only after the previous one committed, and the simple reader
+    reads while planning: GetRecords and boto3's parsing (~50 us a record in Python) would add
+    to every batch. Reading ahead, up to one batch's worth, overlaps them with the previous
+    batch's Spark work on the other core. The buffer only ever holds the records right after
+    `after`, so a batch takes exactly what a direct read would have returned.
+    """
+
+    def __init__(self, fetch: Callable[[str | None, int], list[dict]], after: str | None,
+                 limit: int, idle_sleep: float) -> None:
+        self.fetch, self.limit, self.idle_sleep = fetch, limit, idle_sleep
+        self.after = after
+        self.buffer: list[dict] = []
+        self.error: Exception | None = None
+        self.closed = False
+        self.ready = threading.Condition()
+        threading.Thread(target=self._run, daemon=True, name="kinesis-prefetch").start()
+
+    def _tail(self) -> str | None:
+        return self.buffer[-1]["SequenceNumber"] if self.buffer else self.after
+
+    def take(self, after: str | None, limit: int) -> list[dict] | None:
+        """Up to `limit` buffered records after `after`; None when the buffer is elsewhere."""
+        with self.ready:
+            if self.error is not None:
+                raise self.error
+            if after != self.after:
+                return None
+            taken, self.buffer = self.buffer[:limit], self.buffer[limit:]
+            if taken:
+                self.after = taken[-1]["SequenceNumber"]
+            self.ready.notify()
+            return taken
+
+    def close(self) -> None:
+        with self.ready:
+            self.closed = True
+            self.ready.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self.ready:
+                while len(self.buffer) >= self.limit and not self.closed:
+                    self.ready.wait()
+                if self.closed:
+                    return
+                tail, wanted = self._tail(), self.limit - len(self.buffer)
+            try:
+                records = self.fetch(tail, wanted)
+            except Exception as exc:  # handed to the query by the next take()
+                with self.ready:
+                    self.error = exc
+                return
+            with self.ready:
+                if self._tail() == tail:
+                    self.buffer.extend(records)
+            if not records:
+                time.sleep(self.idle_sleep)
+
+
 class KinesisStreamReader(SimpleDataSourceStreamReader):
-    """Reads every shard on the driver, up to a bounded number of records per batch."""
+    """Reads every shard on the driver, up to a bounded number of records per batch, each
+    shard read ahead by a `ShardPrefetcher` (replays after a restart read directly)."""
 
     def __init__(self, options: dict[str, str]) -> None:
         self.stream = options["streamname"]
@@ -72,10 +136,12 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
         self.options = options
         self._client = None
         self.iterators: dict[tuple[str, str | None], str] = {}
+        self.prefetchers: dict[str, ShardPrefetcher] = {}
 
     def __getstate__(self) -> dict:
-        """Spark pickles the reader to replay batches on executors; clients do not pickle."""
-        return {**self.__dict__, "_client": None, "iterators": {}}
+        """Spark pickles the reader to replay batches on executors; clients and threads do
+        not pickle."""
+        return {**self.__dict__, "_client": None, "iterators": {}, "prefetchers": {}}
 
     @property
     def client(self):
@@ -117,13 +183,28 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
             self.iterators[(shard, last)] = response["NextShardIterator"]
         return records
 
+    def _next_records(self, shard: str, after: str | None) -> list[dict]:
+        """What the shard's prefetcher holds after `after`; a direct read (and a prefetcher
+        from there on) when it reads elsewhere, as on the first batch after a start."""
+        prefetcher = self.prefetchers.get(shard)
+        records = prefetcher.take(after, self.max_records) if prefetcher else None
+        if records is None:
+            if prefetcher:
+                prefetcher.close()
+            records = self._get(shard, after, self.max_records)
+            tail = records[-1]["SequenceNumber"] if records else after
+            self.prefetchers[shard] = ShardPrefetcher(
+                lambda position, limit: self._get(shard, position, limit), tail,
+                self.max_records, self.idle_sleep)
+        return records
+
     def read(self, start: dict) -> tuple[Iterator[pa.RecordBatch], dict]:
         positions = dict(start["shards"])
         for shard in self._shards():
             positions.setdefault(shard, None)
         batches: list[pa.RecordBatch] = []
         for shard in sorted(positions):
-            records = self._get(shard, positions[shard], self.max_records)
+            records = self._next_records(shard, positions[shard])
             if records:
                 batches.append(record_batch(shard, records))
                 positions[shard] = records[-1]["SequenceNumber"]
