@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
@@ -132,7 +132,13 @@ class StatusListener(StreamingQueryListener):
 
 
 class BatchWriter:
-    """foreachBatch sink: one bronze and (when needed) one quarantine commit per batch."""
+    """foreachBatch sink: one bronze and (when needed) one quarantine commit per batch.
+
+    The batch is counted by an `Observation` riding on the bronze write rather than by an
+    action of its own: a separate count cost a Spark job per batch (~10% of a 10k-row batch;
+    docs/benchmarks.md). The price is a bronze commit with no rows for a batch that held only
+    quarantined or duplicate records.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -151,18 +157,18 @@ class BatchWriter:
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         app_id = self._app_id(batch.sparkSession)
-        batch.persist()
+        counts = Observation(f"bronze-batch-{batch_id}")
+        observed = batch.observe(
+            counts, F.count_if(F.col("quarantine_reason").isNotNull()).alias("quarantined"))
+        observed.persist()
         try:
-            counts = {row["valid"]: row["count"] for row in batch.groupBy(
-                F.col("quarantine_reason").isNull().alias("valid")).count().collect()}
-            if counts.get(True):
-                self._append(bronze_rows(batch), self.settings.bronze_uri, "event_date",
-                             batch_id, app_id)
-            if counts.get(False):
-                self._append(quarantine_rows(batch), self.settings.quarantine_uri,
+            self._append(bronze_rows(observed), self.settings.bronze_uri, "event_date",
+                         batch_id, app_id)
+            if counts.get["quarantined"]:
+                self._append(quarantine_rows(observed), self.settings.quarantine_uri,
                              "quarantine_date", batch_id, app_id)
         finally:
-            batch.unpersist()
+            observed.unpersist()
 
 
 STATS_COLUMNS = {
@@ -194,6 +200,10 @@ def ensure_tables(spark: SparkSession, settings: Settings) -> None:
 
 
 def start_query(spark: SparkSession, settings: Settings) -> StreamingQuery:
+    """The bronze query. No-data micro-batches are off: the dedup watermark would otherwise run
+    an empty batch (~0.5 s, a Delta-free but full trigger) after nearly every data batch only
+    to evict expired ids, delaying the next data batch; eviction waits for the next data."""
+    spark.conf.set("spark.sql.streaming.noDataMicroBatches.enabled", "false")
     spark.dataSource.register(KinesisDataSource)
     ensure_tables(spark, settings)
     reader = spark.readStream.format(SOURCE_NAME).option("streamName", settings.stream_name)
