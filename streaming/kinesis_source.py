@@ -26,12 +26,16 @@ ARROW_SCHEMA = pa.schema([
     ("approximate_arrival_timestamp", pa.timestamp("us", tz="UTC")), ("data", pa.binary()),
 ])
 DEFAULT_MAX_RECORDS_PER_SHARD = 10000
+GET_RECORDS_LIMIT = 10000
 DEFAULT_IDLE_SLEEP_MS = 100
 # botocore's standard retries wait a random share of a step that doubles from 50 ms
 # (connection errors; 1 s for throttling) up to 20 s. 5 attempts rode out under a second of
 # an unreachable endpoint, so a restarted kinesalite failed the query; 20 ride out about two
 # minutes of an endpoint restart or of GetRecords throttling on AWS.
 READ_ATTEMPTS = 20
+
+
+Fetch = Callable[[str | None, int], tuple[list[dict], bool]]
 
 
 def record_batch(shard: str, records: list[dict]) -> pa.RecordBatch:
@@ -70,57 +74,63 @@ class ShardPrefetcher:
     reads while planning: GetRecords and boto3's parsing (~50 us a record in Python) would add
     to every batch. Reading ahead, up to one batch's worth, overlaps them with the previous
     batch's Spark work on the other core. The buffer only ever holds the records right after
-    `after`, so a batch takes exactly what a direct read would have returned.
+    `after`, and a batch is short of the limit only when the last read reached the shard's
+    tip, as a direct read would be: a catch-up stops on the first batch that is not full.
     """
 
-    def __init__(self, fetch: Callable[[str | None, int], list[dict]], after: str | None,
-                 limit: int, idle_sleep: float) -> None:
+    def __init__(self, fetch: Fetch, after: str | None, limit: int, idle_sleep: float) -> None:
         self.fetch, self.limit, self.idle_sleep = fetch, limit, idle_sleep
         self.after = after
         self.buffer: list[dict] = []
+        self.at_tip = False
         self.error: Exception | None = None
         self.closed = False
-        self.ready = threading.Condition()
+        self.changed = threading.Condition()
         threading.Thread(target=self._run, daemon=True, name="kinesis-prefetch").start()
 
     def _tail(self) -> str | None:
         return self.buffer[-1]["SequenceNumber"] if self.buffer else self.after
 
-    def take(self, after: str | None, limit: int) -> list[dict] | None:
-        """Up to `limit` buffered records after `after`; None when the buffer is elsewhere."""
-        with self.ready:
-            if self.error is not None:
-                raise self.error
+    def take(self, after: str | None, limit: int, wait: float = 60.0) -> list[dict] | None:
+        """Up to `limit` records after `after`, waiting (at most `wait` s) until the buffer
+        holds `limit` or reached the tip; None when the buffer is elsewhere."""
+        with self.changed:
             if after != self.after:
                 return None
+            self.changed.wait_for(lambda: self.error is not None or self.at_tip
+                                  or len(self.buffer) >= limit, wait)
+            if self.error is not None:
+                raise self.error
             taken, self.buffer = self.buffer[:limit], self.buffer[limit:]
             if taken:
                 self.after = taken[-1]["SequenceNumber"]
-            self.ready.notify()
+            self.changed.notify_all()
             return taken
 
     def close(self) -> None:
-        with self.ready:
+        with self.changed:
             self.closed = True
-            self.ready.notify()
+            self.changed.notify_all()
 
     def _run(self) -> None:
         while True:
-            with self.ready:
-                while len(self.buffer) >= self.limit and not self.closed:
-                    self.ready.wait()
+            with self.changed:
+                self.changed.wait_for(lambda: self.closed or len(self.buffer) < self.limit)
                 if self.closed:
                     return
                 tail, wanted = self._tail(), self.limit - len(self.buffer)
             try:
-                records = self.fetch(tail, wanted)
+                records, at_tip = self.fetch(tail, wanted)
             except Exception as exc:  # handed to the query by the next take()
-                with self.ready:
+                with self.changed:
                     self.error = exc
+                    self.changed.notify_all()
                 return
-            with self.ready:
+            with self.changed:
                 if self._tail() == tail:
                     self.buffer.extend(records)
+                    self.at_tip = at_tip
+                    self.changed.notify_all()
             if not records:
                 time.sleep(self.idle_sleep)
 
@@ -168,8 +178,11 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
             kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=after)
         return self.client.get_shard_iterator(**kwargs)["ShardIterator"]
 
-    def _get(self, shard: str, after: str | None, limit: int) -> list[dict]:
-        """One GetRecords call after `after`; remembers the next iterator for the next batch."""
+    def _get(self, shard: str, after: str | None, limit: int) -> tuple[list[dict], bool]:
+        """One GetRecords call after `after`, for at most GetRecords' own 10,000 records, and
+        whether it reached the shard's tip (fewer records than asked, and not behind);
+        remembers the next iterator for the next call."""
+        limit = min(limit, GET_RECORDS_LIMIT)
         iterator = self._iterator(shard, after)
         try:
             response = self.client.get_records(ShardIterator=iterator, Limit=limit)
@@ -181,6 +194,17 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
         last = records[-1]["SequenceNumber"] if records else after
         if response.get("NextShardIterator"):
             self.iterators[(shard, last)] = response["NextShardIterator"]
+        return records, len(records) < limit and not response.get("MillisBehindLatest")
+
+    def _read(self, shard: str, after: str | None) -> list[dict]:
+        """Up to a batch's worth of records after `after`, in as many calls as it takes."""
+        records: list[dict] = []
+        while len(records) < self.max_records:
+            more, at_tip = self._get(shard, records[-1]["SequenceNumber"] if records else after,
+                                     self.max_records - len(records))
+            records += more
+            if at_tip:
+                break
         return records
 
     def _next_records(self, shard: str, after: str | None) -> list[dict]:
@@ -191,7 +215,7 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
         if records is None:
             if prefetcher:
                 prefetcher.close()
-            records = self._get(shard, after, self.max_records)
+            records = self._read(shard, after)
             tail = records[-1]["SequenceNumber"] if records else after
             self.prefetchers[shard] = ShardPrefetcher(
                 lambda position, limit: self._get(shard, position, limit), tail,
@@ -220,7 +244,7 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
             if stop is None or (position is not None and int(position) >= int(stop)):
                 continue
             while position is None or int(position) < int(stop):
-                records = self._get(shard, position, self.max_records)
+                records, _ = self._get(shard, position, self.max_records)
                 if not records:
                     raise RuntimeError(f"shard {shard} ended before sequence {stop}; "
                                        "records expired from the stream's retention?")
