@@ -114,6 +114,7 @@ class LocalStack:
             "CLICKSTREAM_SPARK_MASTER": s.spark_master,
             "CLICKSTREAM_DEDUP_WINDOW": s.dedup_window,
             "CLICKSTREAM_MAX_RECORDS_PER_SHARD": str(s.max_records_per_shard),
+            "CLICKSTREAM_CATCH_UP_RECORDS_PER_SHARD": str(s.catch_up_records_per_shard),
             "AWS_REGION": s.region,
         }
         if s.kinesis_endpoint_url:

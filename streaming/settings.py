@@ -44,6 +44,7 @@ class Settings:
     spark_master: str = "local[2]"
     dedup_window: str = "10 minutes"
     max_records_per_shard: int = 10000
+    catch_up_records_per_shard: int = 50000
     write_keys: str = f"{DEV_SITE}:{DEV_WRITE_KEY}"
     write_keys_file: str = ""
     write_keys_secret: str = ""
@@ -122,6 +123,7 @@ def load_settings() -> Settings:
         spark_master=_env("CLICKSTREAM_SPARK_MASTER", "local[2]"),
         dedup_window=_env("CLICKSTREAM_DEDUP_WINDOW", "10 minutes"),
         max_records_per_shard=int(_env("CLICKSTREAM_MAX_RECORDS_PER_SHARD", "10000")),
+        catch_up_records_per_shard=int(_env("CLICKSTREAM_CATCH_UP_RECORDS_PER_SHARD", "50000")),
         write_keys=_env("CLICKSTREAM_WRITE_KEYS", f"{DEV_SITE}:{DEV_WRITE_KEY}" if dev_keys else ""),
         write_keys_file=write_keys_file,
         write_keys_secret=write_keys_secret,

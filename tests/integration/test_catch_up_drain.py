@@ -1,8 +1,8 @@
 """A catch-up (`--trigger available-now`) drains a backlog larger than one batch, and stops.
 
 Spark's own available-now trigger would stop after the Python source's first read (one
-batch of at most CLICKSTREAM_MAX_RECORDS_PER_SHARD records per shard); the job drains in as
-many batches as the backlog needs, on the real kinesalite, Spark and Delta.
+batch of at most CLICKSTREAM_CATCH_UP_RECORDS_PER_SHARD records per shard); the job drains in
+as many batches as the backlog needs, on the real kinesalite, Spark and Delta.
 """
 
 import json
@@ -24,7 +24,7 @@ PER_SHARD = 50
 
 
 def test_a_catch_up_drains_a_backlog_of_many_batches_then_stops(tmp_path):
-    settings = replace(isolated_settings(tmp_path), max_records_per_shard=PER_SHARD)
+    settings = replace(isolated_settings(tmp_path), catch_up_records_per_shard=PER_SHARD)
     stack = LocalStack(settings)
     try:
         stack.start_kinesis()
