@@ -138,12 +138,15 @@ class BatchWriter:
     The batch is counted by an `Observation` riding on the bronze write rather than by an
     action of its own: a separate count cost a Spark job per batch (~10% of a 10k-row batch;
     docs/benchmarks.md). The price is a bronze commit with no rows for a batch that held only
-    quarantined or duplicate records.
+    quarantined or duplicate records. The exception is a run's first batch: it may replay a
+    batch whose writes Delta already holds (a crash after the commit) and skips by
+    txnVersion, which would leave the observation waiting forever, so it is counted first.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.app_id: str | None = None
+        self.first_batch = True
 
     def _app_id(self, spark: SparkSession) -> str:
         """The query id from the checkpoint: stable across restarts, new for a new checkpoint."""
@@ -163,6 +166,9 @@ class BatchWriter:
             counts, F.count_if(F.col("quarantine_reason").isNotNull()).alias("quarantined"))
         observed.persist()
         try:
+            if self.first_batch:
+                observed.count()
+                self.first_batch = True
             self._append(bronze_rows(observed), self.settings.bronze_uri, "event_date",
                          batch_id, app_id)
             if counts.get["quarantined"]:

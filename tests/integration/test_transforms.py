@@ -116,3 +116,28 @@ def test_dedup_keeps_one_row_per_event_id_across_batches_and_every_distinct_bad_
         {orjson.loads(twice)["event_id"], orjson.loads(batches[0][1])["event_id"]})
     assert sorted(r.kinesis_sequence_number for r in rows if r.quarantine_reason) == [
         "49003", "49005"]
+
+
+def test_a_replayed_batch_that_delta_already_holds_is_skipped_not_waited_on(spark, tmp_path):
+    """A crash after the bronze commit and before the checkpoint's: the restarted job replays
+    the batch, Delta skips it by txnVersion, and the writer must neither hang nor double it."""
+    import threading
+
+    from streaming.job import BatchWriter, ensure_tables
+    from streaming.lake import read_columns
+    from tests.conftest import isolated_settings
+
+    settings = isolated_settings(tmp_path)
+    checkpoint = tmp_path / "checkpoints" / "bronze"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "metadata").write_text(orjson.dumps({"id": str(uuid.uuid4())}).decode())
+    ensure_tables(spark, settings)
+    batch = parsed(spark, [orjson.dumps(record()), orjson.dumps(record()), b"not json"])
+    BatchWriter(settings)(batch, 0)
+    BatchWriter(settings)(batch, 1)
+    replay = threading.Thread(target=BatchWriter(settings), args=(batch, 1), daemon=True)
+    replay.start()
+    replay.join(timeout=120)
+    assert not replay.is_alive(), "the replayed batch is waited on forever"
+    assert read_columns(settings.bronze_uri, ["event_id"]).num_rows == 4
+    assert read_columns(settings.quarantine_uri, ["reason"]).num_rows == 2
