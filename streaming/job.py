@@ -168,7 +168,7 @@ class BatchWriter:
         try:
             if self.first_batch:
                 observed.count()
-                self.first_batch = True
+                self.first_batch = False
             self._append(bronze_rows(observed), self.settings.bronze_uri, "event_date",
                          batch_id, app_id)
             if counts.get["quarantined"]:
