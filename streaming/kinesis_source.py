@@ -27,7 +27,10 @@ ARROW_SCHEMA = pa.schema([
 ])
 DEFAULT_MAX_RECORDS_PER_SHARD = 10000
 GET_RECORDS_LIMIT = 10000
-DEFAULT_IDLE_SLEEP_MS = 100
+# Once a shard's read reaches its tip, the next read waits this long: AWS serves at most five
+# GetRecords a second per shard (shared by every consumer), so a reader caught up with the
+# stream asks at most five times a second.
+DEFAULT_IDLE_SLEEP_MS = 200
 # botocore's standard retries wait a random share of a step that doubles from 50 ms
 # (connection errors; 1 s for throttling) up to 20 s. 5 attempts rode out under a second of
 # an unreachable endpoint, so a restarted kinesalite failed the query; 20 ride out about two
@@ -131,7 +134,7 @@ class ShardPrefetcher:
                     self.buffer.extend(records)
                     self.at_tip = at_tip
                     self.changed.notify_all()
-            if not records:
+            if at_tip:
                 time.sleep(self.idle_sleep)
 
 
