@@ -131,6 +131,15 @@ def segment_example(kind: str, *, typed: bool) -> dict[str, Any]:
             **SEGMENT_EXAMPLES[kind]}
 
 
+def rejected_event(id_field: str) -> dict:
+    """One rejected event as both APIs list it; they differ only in the name of its id."""
+    return {"type": "object", "required": ["index", id_field, "errors"],
+            "properties": {"index": {"type": "integer", "minimum": 0},
+                           id_field: {"type": ["string", "null"]},
+                           "errors": {"type": "array", "minItems": 1,
+                                      "items": {"$ref": "#/components/schemas/Violation"}}}}
+
+
 def segment_message_schema() -> dict[str, Any]:
     """One message as `streaming.segment.to_contract_event` reads it; other fields
     (integrations, _metadata, channel, ...) are allowed and not stored."""
@@ -358,14 +367,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                         "rejected": {"type": "integer", "minimum": 0},
                         "retryable": {"type": "integer", "minimum": 0},
                         "ingest_id": {"type": "string"},
-                        "rejected_events": {"type": "array", "items": {
-                            "type": "object", "required": ["index", "event_id", "errors"],
-                            "properties": {
-                                "index": {"type": "integer", "minimum": 0},
-                                "event_id": {"type": ["string", "null"]},
-                                "errors": {"type": "array", "minItems": 1,
-                                           "items": {"$ref": "#/components/schemas/Violation"}},
-                            }}},
+                        "rejected_events": {"type": "array", "items": rejected_event("event_id")},
                         "retry_events": {"type": "array", "items": {
                             "type": "object", "required": ["index", "event_id", "reason"],
                             "properties": {"index": {"type": "integer", "minimum": 0},
@@ -396,14 +398,8 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "properties": {
                         "success": {"const": True},
                         "rejected": {"type": "integer", "minimum": 1},
-                        "rejected_events": {"type": "array", "minItems": 1, "items": {
-                            "type": "object", "required": ["index", "messageId", "errors"],
-                            "properties": {
-                                "index": {"type": "integer", "minimum": 0},
-                                "messageId": {"type": ["string", "null"]},
-                                "errors": {"type": "array", "minItems": 1,
-                                           "items": {"$ref": "#/components/schemas/Violation"}},
-                            }}},
+                        "rejected_events": {"type": "array", "minItems": 1,
+                                            "items": rejected_event("messageId")},
                     },
                 },
                 "SegmentError": {
