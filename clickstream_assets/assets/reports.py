@@ -24,6 +24,7 @@ from dagster import (
     schedule,
 )
 
+from clickstream_assets.as_of import AsOf
 from clickstream_assets.assets.catalog import VIEW_KEYS
 from clickstream_assets.assets.ingestion import BRONZE, OWNER
 from clickstream_assets.assets.modeled import SESSIONS
@@ -43,10 +44,10 @@ DASHBOARD_VIEWS = ("events_per_minute", "hourly_volume", "daily_kpis", "shop_fun
                 "query on the business views. Served by the local gateway at "
                 "/reports/dashboard/; the latest materialization links to it.",
 )
-def kpi_dashboard(context: AssetExecutionContext, sql: SqlResource,
+def kpi_dashboard(context: AssetExecutionContext, config: AsOf, sql: SqlResource,
                   reports: ReportsResource) -> MaterializeResult:
     with sql.engine() as engine:
-        dashboard = build_dashboard(engine)
+        dashboard = build_dashboard(engine, config.instant())
     url = reports.publish("dashboard/index.html", dashboard.html)
     context.log.info(f"KPI dashboard: {url}")
     return MaterializeResult(metadata={

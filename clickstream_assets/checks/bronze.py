@@ -2,13 +2,14 @@
 
 Bronze is not a Dagster-partitioned asset (the stream job writes it continuously), so these
 checks look at its newest event_date partition, the day being written, and name it in their
-metadata; the volume check looks at the whole hours up to now. They warn rather than block:
+metadata; the volume check looks at the whole hours up to the run's `as_of` (by default now;
+see clickstream_assets/as_of.py). They warn rather than block:
 bronze is the record of what arrived, and a finding there is for a person to look at. They
 run hourly from their own schedule, and a report page is written per run. Freshness is
 Dagster's freshness policy on the bronze asset (BRONZE_FRESHNESS).
 """
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -25,6 +26,7 @@ from dagster import (
     multi_asset_check,
 )
 
+from clickstream_assets.as_of import AsOf
 from clickstream_assets.assets.ingestion import BRONZE, QUARANTINE
 from clickstream_assets.checks.models import BronzeEvents, Quarantine
 from clickstream_assets.checks.verdicts import (
@@ -147,15 +149,15 @@ def quarantine_verdicts(quarantined: pa.Table | None, bronze_rows: int,
 @multi_asset_check(specs=SPECS, name="bronze_quality", compute_kind="pandera", can_subset=True,
                    description="Quality of bronze and quarantine: the newest day's rows, the "
                                "last hours' volume; writes a report page per run.")
-def bronze_quality(context: AssetCheckExecutionContext, lake: LakeResource, sql: SqlResource,
-                   reports: ReportsResource):
+def bronze_quality(context: AssetCheckExecutionContext, config: AsOf, lake: LakeResource,
+                   sql: SqlResource, reports: ReportsResource):
     day = newest_partition(lake.bronze_uri, "event_date")
     if day is None:
         raise Failure(f"no bronze data at {lake.bronze_uri} yet: is the stream job running?")
     partition = f"newest event_date partition {day}"
     events = read_partition(lake.bronze_uri, "event_date", day)
     with sql.engine() as engine:
-        scores = recent_scores(engine, datetime.now(UTC))
+        scores = recent_scores(engine, config.instant())
     verdicts = [
         schema_verdict(BRONZE, BronzeEvents, events, ["event_id"], WARN, partition),
         duplicate_verdict(events, partition),

@@ -9,7 +9,7 @@ anomalies up to now, so a pipeline that went quiet shows as a drop rather than a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from streaming.reports.quality import volume_charts
 from streaming.reports.render import (
@@ -65,8 +65,7 @@ def live_traffic(engine) -> tuple[datetime | None, list[dict]]:
     return latest, [counts.get(m, {"minute": m, "events": 0, "bot_events": 0}) for m in minutes]
 
 
-def build_dashboard(engine, now: datetime | None = None) -> Dashboard:
-    now = now or datetime.now(UTC)
+def build_dashboard(engine, now: datetime) -> Dashboard:
     latest_day = _rows(engine, "SELECT max(event_date) AS day FROM daily_kpis")[0]["day"]
     since = (latest_day or now.date()) - timedelta(days=RECENT_DAYS - 1)
     trend_since = (latest_day or now.date()) - timedelta(days=TREND_DAYS - 1)

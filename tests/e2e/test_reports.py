@@ -1,6 +1,6 @@
 """The data-quality report and the KPI dashboard in headless Chromium, served by the gateway.
 
-A lake with a week of traffic up to now (with a drop in one hour and a few planted defects)
+A lake with a week of traffic up to AS_OF (with a drop in one hour and a few planted defects)
 and the known silver/gold days; Dagster runs the catalog, the bronze checks (twice, so the
 report has history), the silver/gold checks of one day, and the dashboard; the real gateway
 serves the pages the check and asset metadata link to; the browser loads each one offline
@@ -14,8 +14,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections import Counter
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -37,39 +35,21 @@ from clickstream_assets.checks.bronze import bronze_quality, bronze_quality_job
 from clickstream_assets.checks.modeled import gold_quality, silver_quality
 from clickstream_assets.resources import build_resources
 from streaming.local_stack import LocalStack, port_open, stop_process, wait_for
-from streaming.reports.volume import floor_hour, score_hours
 from tests.conftest import free_port, isolated_settings
 from tests.e2e.test_website import CHROMIUM, LAUNCH_ARGS
-from tests.integration.test_quality_volume import seasonal_counts, traffic_events, usual
-from tests.integration.test_sql_views import D1, bronze_event, known_events, write_known_lake
+from tests.integration.test_quality_volume import INSTANTS, as_of, week_with_a_planted_drop
+from tests.integration.test_sql_views import D1, write_known_lake
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ROOT / "docs" / "images"
-HOUR = timedelta(hours=1)
 
 
-def lake_with_a_week_of_traffic(lake: str) -> datetime:
-    """Known days plus eight days of traffic up to the last whole hour, with the busiest hour
-    of the last day dropped to 15%, an e-mail in one URL and one event stored twice. The
-    noise is seeded; the first seed whose week has no anomaly but the planted one is used,
-    so the screenshots show what the test planted."""
-    last = floor_hour(datetime.now(UTC)) - HOUR
-    dropped = max((last - HOUR * k for k in range(1, 24)), key=usual)
-    leaked = bronze_event("L", last + timedelta(minutes=10), "page_view", "/account",
-                          query="contact=jane.doe%40example.com")
-    for seed in range(50):
-        counts = seasonal_counts(last - timedelta(days=8), 24 * 8 + 1, seed=seed, peak=120)
-        counts[dropped] = round(usual(dropped) * 0.15)
-        traffic = traffic_events(counts)
-        rows = [*known_events(), *traffic, leaked, dict(traffic[-1])]
-        hourly = Counter(floor_hour(row["event_time"]) for row in rows)
-        scores = score_hours(hourly, last - timedelta(days=7), last + HOUR)
-        if {s.hour for s in scores if s.flag} == {dropped}:
-            write_known_lake(lake, bronze=rows)
-            return dropped
-    raise AssertionError("no seed gives a week with only the planted anomaly")
+# The instant the lake's week of traffic ends at and the checks score up to: pinned, so the
+# pages show the same week whatever the clock says (the volume tests check other instants).
+AS_OF = INSTANTS[0]
+RUN_CONFIG = {"bronze_quality_job": as_of(AS_OF), "kpi_dashboard_job": as_of(AS_OF, "kpi_dashboard")}
 
 
 def definitions(settings) -> Definitions:
@@ -96,7 +76,8 @@ def browser() -> Browser:
 def built(tmp_path_factory):
     """The lake, a Dagster instance with the runs, and the gateway serving the pages."""
     settings = isolated_settings(tmp_path_factory.mktemp("reports"))
-    dropped = lake_with_a_week_of_traffic(settings.lake_uri)
+    rows, dropped = week_with_a_planted_drop(AS_OF)
+    write_known_lake(settings.lake_uri, bronze=rows)
     defs = definitions(settings)
     with instance_for_test() as instance:
         runs = [("lakehouse_catalog_job", None), ("bronze_quality_job", None),
@@ -104,6 +85,7 @@ def built(tmp_path_factory):
         for job, partition in runs:
             defs.resolve_job_def(job).execute_in_process(
                 instance=instance, raise_on_error=False,
+                run_config=RUN_CONFIG.get(job),
                 tags={"dagster/partition": partition} if partition else None)
         stack = LocalStack(settings)
         stack.start_gateway()

@@ -29,6 +29,7 @@ from clickstream_assets.resources import build_resources
 from streaming.modeling import FUNNEL_COLUMNS, PAGE_KPI_COLUMNS, SESSION_COLUMNS
 from streaming.settings import load_settings
 from streaming.transforms import QUARANTINE_COLUMNS
+from tests.integration.test_quality_volume import INSTANTS, as_of
 from tests.integration.test_sql_views import (
     D1,
     D2,
@@ -68,6 +69,7 @@ def run_checks(settings, job: str, partition: str | None = None) -> dict:
     with DagsterInstance.ephemeral() as instance:
         result = defs(settings).resolve_job_def(job).execute_in_process(
             instance=instance, raise_on_error=False,
+            run_config=as_of(INSTANTS[0]) if job == "bronze_quality_job" else None,
             tags={"dagster/partition": partition} if partition else None)
     return {(e.asset_key, e.check_name): e for e in result.get_asset_check_evaluations()}
 

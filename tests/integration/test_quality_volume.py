@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,13 +21,25 @@ from dagster import AssetCheckSeverity, DagsterInstance, Definitions
 from clickstream_assets.assets.ingestion import BRONZE, bronze_catch_up
 from clickstream_assets.checks.bronze import bronze_quality, bronze_quality_job
 from clickstream_assets.resources import build_resources
-from streaming.reports.volume import THRESHOLD, floor_hour, score_hours
+from streaming.reports.volume import (
+    DISPERSION_HOURS,
+    SAME_HOUR_DAYS,
+    THRESHOLD,
+    floor_hour,
+    score_hours,
+)
 from streaming.settings import load_settings
 from streaming.transforms import BRONZE_COLUMNS
-from tests.integration.test_sql_views import bronze_event, write_table
+from tests.integration.test_sql_views import bronze_event, known_events, write_table
 
 HOUR = timedelta(hours=1)
 START = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
+# Instants a test that needs "now" is checked at: the hour this suite first failed at, a
+# midnight, a month's and a year's last minute, a day a year ahead and a spring DST change.
+INSTANTS = [datetime(2026, 11, 29, 16, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC),
+            datetime(2026, 11, 30, 23, 59, 59, tzinfo=UTC),
+            datetime(2026, 12, 31, 23, 30, tzinfo=UTC), datetime(2027, 11, 29, 16, tzinfo=UTC),
+            datetime(2027, 3, 28, 1, 0, tzinfo=UTC)]
 
 
 def usual(hour: datetime, peak: float = 100.0) -> float:
@@ -54,6 +67,37 @@ def seasonal_counts(start: datetime, hours: int, seed: int, peak: float = 100.0
     return {start + HOUR * h: poisson(rng, usual(start + HOUR * h, peak)) for h in range(hours)}
 
 
+def bounded_counts(start: datetime, hours: int, peak: float) -> dict[datetime, int]:
+    """Each hour's usual count plus seeded noise of at most one standard deviation (the square
+    root of the mean): it looks like traffic, and by construction no hour is an anomaly, since
+    the expectation moves by less than that and a flag needs a score of four."""
+    rng = random.Random(17)
+    counts = {}
+    for h in range(hours):
+        hour = start + HOUR * h
+        mean = usual(hour, peak)
+        counts[hour] = round(mean + rng.uniform(-1.0, 1.0) * math.sqrt(mean))
+    return counts
+
+
+def week_with_a_planted_drop(now: datetime) -> tuple[list[dict], datetime]:
+    """Bronze rows for the known SQL days plus traffic up to the last whole hour before `now`,
+    with the busiest hour of the last day dropped to 15%, an e-mail in one URL and one event
+    stored twice; and the dropped hour, the only anomaly in it. The traffic goes back as far
+    as the week's scores look (their expectations need the week before them and the three
+    days of residuals before that), so the known days, wherever they fall, never read as an
+    outage before it."""
+    last = floor_hour(now) - HOUR
+    dropped = max((last - HOUR * k for k in range(1, 24)), key=usual)
+    days = 7 + SAME_HOUR_DAYS + DISPERSION_HOURS // 24
+    counts = bounded_counts(last - timedelta(days=days), 24 * days + 1, peak=120)
+    counts[dropped] = round(usual(dropped, 120) * 0.15)
+    traffic = traffic_events(counts)
+    leaked = bronze_event("L", last + timedelta(minutes=10), "page_view", "/account",
+                          query="contact=jane.doe%40example.com")
+    return [*known_events(), *traffic, leaked, dict(traffic[-1])], dropped
+
+
 def traffic_events(counts: dict[datetime, int]) -> list[dict]:
     """Bronze rows: each hour's events spread evenly over it, one page view per visitor."""
     rows = []
@@ -63,6 +107,11 @@ def traffic_events(counts: dict[datetime, int]) -> list[dict]:
             path = ("/", "/product/a", "/sale", "/checkout")[i % 4]
             rows.append(bronze_event(f"v{hour:%m%d%H}-{i}", when, "page_view", path))
     return rows
+
+
+def as_of(now: datetime, op: str = "bronze_quality") -> dict:
+    """Run config that makes `op` (the bronze checks, or the dashboard) look back from `now`."""
+    return {"ops": {op: {"config": {"as_of": now.isoformat()}}}}
 
 
 def flagged(scores) -> dict[datetime, str]:
@@ -111,14 +160,28 @@ def test_a_stopped_pipeline_is_a_drop_at_once():
     assert [s.flag for s in scores] == [None, None, None, "drop"]
 
 
-@pytest.mark.parametrize(("kind", "factor"), [("drop", 0.1), ("spike", 4.0)])
-def test_the_volume_check_flags_the_last_hour_of_bronze(tmp_path: Path, kind: str, factor: float):
-    """Eight days of traffic up to now in a real bronze table; the hour that just ended is
-    abnormal; the hourly bronze checks flag it, with the numbers and a report to look at.
-    The traffic is level (Poisson, 60 an hour) so the test means the same at any time of day."""
+@pytest.mark.parametrize("now", INSTANTS, ids=lambda now: now.strftime("%Y%m%dT%H%M%S"))
+def test_the_planted_week_has_only_the_planted_anomaly(now: datetime):
+    """The week the report tests show is built to hold exactly one anomaly, whatever `now` is:
+    scored as the bronze check scores it (the whole hours of the week before `now`)."""
+    rows, dropped = week_with_a_planted_drop(now)
+    hourly = Counter(floor_hour(row["event_time"]) for row in rows)
+    scores = score_hours(hourly, floor_hour(now) - timedelta(days=7), now)
+    assert scores[-1].hour == floor_hour(now) - HOUR
+    assert flagged(scores) == {dropped: "drop"}
+
+
+@pytest.mark.parametrize(("kind", "factor", "now"), [
+    ("drop", 0.1, INSTANTS[0]), ("spike", 4.0, INSTANTS[1]), ("drop", 0.1, INSTANTS[3])])
+def test_the_volume_check_flags_the_last_hour_of_bronze(tmp_path: Path, kind: str, factor: float,
+                                                        now: datetime):
+    """Eight days of traffic up to `now` in a real bronze table; the hour that just ended is
+    abnormal; the hourly bronze checks, run as of `now`, flag it, with the numbers and a report
+    to look at. The traffic is level (Poisson, 60 an hour) so the test means the same at any
+    time of day."""
     settings = replace(load_settings(), mode="embedded", home=tmp_path,
                        lake_uri=str(tmp_path / "lake"))
-    last = floor_hour(datetime.now(UTC)) - HOUR
+    last = floor_hour(now) - HOUR
     rng = random.Random(17)
     counts = {last - HOUR * k: poisson(rng, 60) for k in range(1, 24 * 8)}
     counts[last] = round(60 * factor)
@@ -127,7 +190,8 @@ def test_the_volume_check_flags_the_last_hour_of_bronze(tmp_path: Path, kind: st
     defs = Definitions(assets=[bronze_catch_up], asset_checks=[bronze_quality],
                        jobs=[bronze_quality_job], resources=build_resources(settings))
     with DagsterInstance.ephemeral() as instance:
-        result = defs.resolve_job_def("bronze_quality_job").execute_in_process(instance=instance)
+        result = defs.resolve_job_def("bronze_quality_job").execute_in_process(
+            instance=instance, run_config=as_of(now))
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()
                    if e.asset_key == BRONZE}
     volume = evaluations["volume_anomaly"]
