@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
-import time
+import threading
 
 from streaming.settings import load_settings
 
@@ -20,17 +21,49 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _stack(_: argparse.Namespace) -> int:
-    from streaming.local_stack import LocalStack
+    """Starts the stack, then supervises it: a part that exits is restarted (see
+    `streaming.local_stack.Supervisor`); Ctrl-C or SIGTERM stops every part, the job first
+    and Kinesis last, and exits 0; a part that keeps dying stops the stack and exits 1."""
+    from streaming.local_stack import LocalStack, PartKeepsDying
 
-    with LocalStack(load_settings()) as stack:
-        stack.start()
-        print("stack running; Ctrl-C stops it", flush=True)
-        try:
-            while all(p.poll() is None for p in stack.processes.values()):
-                time.sleep(1)
-        except KeyboardInterrupt:
-            pass
-    return 0
+    def say(message: str) -> None:
+        print(message, flush=True)
+
+    def interrupt(_signum, _frame) -> None:
+        raise KeyboardInterrupt
+
+    stop = threading.Event()
+
+    def request_stop(_signum, _frame) -> None:
+        stop.set()
+
+    # While starting (blocking waits of up to minutes), SIGTERM interrupts like Ctrl-C.
+    signal.signal(signal.SIGTERM, interrupt)
+    stack = LocalStack(load_settings())
+    code = 0
+    try:
+        stack.start(progress=say)
+        # From here on a signal only asks the loop to stop, so it never lands in the middle
+        # of a restart (a process spawned but not yet recorded would be left behind).
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        say(f"stack running; a part that exits is restarted (pids in {stack.stack_file}); "
+            "Ctrl-C stops it")
+        stack.supervise(stop, say)
+    except KeyboardInterrupt:
+        pass
+    except PartKeepsDying as exc:
+        print(f"clickstream: {exc}", file=sys.stderr, flush=True)
+        code = 1
+    finally:
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        say("stopping the stack (stream job, gateway, Kinesis endpoint) ...")
+        stack.stop()
+        if stack.stack_file.exists():
+            stack.write_stack_file(state="stopped")
+        say("stack stopped")
+    return code
 
 
 def _job(args: argparse.Namespace) -> int:
