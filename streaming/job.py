@@ -1,8 +1,8 @@
 """The stream job (the Glue job script): Kinesis -> parse/validate -> dedup -> Delta.
 
 Each micro-batch writes valid rows to bronze (partitioned by event_date) and broken ones to
-quarantine with their reason. Both writes carry Delta's idempotent-write options
-(txnAppId = the query's id, txnVersion = the batch id), so a batch replayed after a crash
+quarantine with their reason, through the lake's one commit path (delta-rs). Both commits
+carry an app transaction (the query's id, the batch id), so a batch replayed after a crash
 commits nothing twice; offsets live in the checkpoint, so nothing is read twice or skipped.
 
 Run it continuously (`--trigger continuous`, the default) or as a catch-up that drains the
@@ -25,10 +25,10 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from pyspark.sql import DataFrame, Observation, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
+from streaming.delta_commit import bronze_target, quarantine_target
 from streaming.kinesis_source import SCHEMA as SOURCE_SCHEMA
 from streaming.kinesis_source import SOURCE_NAME, KinesisDataSource
 from streaming.settings import Settings, load_settings
@@ -133,20 +133,20 @@ class StatusListener(StreamingQueryListener):
 
 
 class BatchWriter:
-    """foreachBatch sink: one bronze and (when needed) one quarantine commit per batch.
+    """foreachBatch sink: one bronze and (when needed) one quarantine commit per batch, both
+    through the lake's one commit path (streaming/delta_commit.py: delta-rs, safe beside
+    Dagster's OPTIMIZE, VACUUM and restore, and ~40 ms a commit where delta-spark took ~1 s).
 
-    The batch is counted by an `Observation` riding on the bronze write rather than by an
-    action of its own: a separate count cost a Spark job per batch (~10% of a 10k-row batch;
-    docs/benchmarks.md). The price is a bronze commit with no rows for a batch that held only
-    quarantined or duplicate records. The exception is a run's first batch: it may replay a
-    batch whose writes Delta already holds (a crash after the commit) and skips by
-    txnVersion, which would leave the observation waiting forever, so it is counted first.
+    The batch is persisted once and fetched as Arrow twice (its bronze and its quarantine
+    rows); each commit carries the app transaction (query id, batch id), and a table that
+    already holds it (a batch replayed after a crash past its commit) is not written again.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.app_id: str | None = None
-        self.first_batch = True
+        self.bronze = bronze_target(settings)
+        self.quarantine = quarantine_target(settings)
 
     def _app_id(self, spark: SparkSession) -> str:
         """The query id from the checkpoint: stable across restarts, new for a new checkpoint."""
@@ -155,55 +155,22 @@ class BatchWriter:
             self.app_id = f"clickstream-bronze-{json.loads(metadata[0])['id']}"
         return self.app_id
 
-    def _append(self, df: DataFrame, uri: str, partition: str, batch_id: int, app_id: str) -> None:
-        (df.write.format("delta").mode("append").partitionBy(partition)
-         .option("txnAppId", app_id).option("txnVersion", batch_id).save(uri))
-
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         app_id = self._app_id(batch.sparkSession)
-        counts = Observation(f"bronze-batch-{batch_id}")
-        observed = batch.observe(
-            counts, F.count_if(F.col("quarantine_reason").isNotNull()).alias("quarantined"))
-        observed.persist()
+        batch.persist()
         try:
-            if self.first_batch:
-                observed.count()
-                self.first_batch = False
-            self._append(bronze_rows(observed), self.settings.bronze_uri, "event_date",
-                         batch_id, app_id)
-            if counts.get["quarantined"]:
-                self._append(quarantine_rows(observed), self.settings.quarantine_uri,
-                             "quarantine_date", batch_id, app_id)
+            self.bronze.append(bronze_rows(batch).toArrow(), app_id, batch_id)
+            self.quarantine.append(quarantine_rows(batch).toArrow(), app_id, batch_id)
         finally:
-            observed.unpersist()
-
-
-STATS_COLUMNS = {
-    "bronze": "event_id,event_type,event_time,anonymous_id,session_id,received_at",
-    "quarantine": "event_id,reason,quarantined_at",
-}
+            batch.unpersist()
 
 
 def ensure_tables(spark: SparkSession, settings: Settings) -> None:
-    """Creates bronze and quarantine before the first batch, with layout and properties.
-
-    Data-skipping statistics cover only the columns queries filter on: collecting them for
-    Delta's default 32 leading columns made a 20k-row bronze write take ~2x as long (the
-    string columns' min/max dominate; see docs/benchmarks.md).
-    """
-    from delta.tables import DeltaTable
-
+    """Creates bronze and quarantine before the first batch, with the schema the batches will
+    have as Arrow, so every later append matches it."""
     parsed = parse_records(spark.createDataFrame([], SOURCE_SCHEMA))
-    tables = (("bronze", settings.bronze_uri, bronze_rows(parsed), "event_date"),
-              ("quarantine", settings.quarantine_uri, quarantine_rows(parsed), "quarantine_date"))
-    for name, uri, frame, partition in tables:
-        stats = STATS_COLUMNS[name]
-        (DeltaTable.createIfNotExists(spark).location(uri).addColumns(frame.schema)
-         .partitionedBy(partition).property("delta.dataSkippingStatsColumns", stats).execute())
-        properties = DeltaTable.forPath(spark, uri).detail().first()["properties"]
-        if properties.get("delta.dataSkippingStatsColumns") != stats:
-            spark.sql(f"ALTER TABLE delta.`{uri}` SET TBLPROPERTIES "
-                      f"('delta.dataSkippingStatsColumns' = '{stats}')")
+    bronze_target(settings).ensure(bronze_rows(parsed).toArrow().schema)
+    quarantine_target(settings).ensure(quarantine_rows(parsed).toArrow().schema)
 
 
 def start_query(spark: SparkSession, settings: Settings) -> StreamingQuery:

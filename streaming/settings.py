@@ -38,6 +38,7 @@ class Settings:
     shard_count: int = 2
     region: str = "us-east-1"
     kinesis_endpoint_url: str | None = "http://127.0.0.1:4567"
+    s3_endpoint_url: str | None = None
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
     ip_hash_salt: str = DEV_SALT
@@ -117,6 +118,7 @@ def load_settings() -> Settings:
         shard_count=int(_env("CLICKSTREAM_SHARD_COUNT", "2")),
         region=_env("AWS_REGION", _env("AWS_DEFAULT_REGION", "us-east-1")),
         kinesis_endpoint_url=_env("CLICKSTREAM_KINESIS_ENDPOINT", endpoint_default) or None,
+        s3_endpoint_url=_env("CLICKSTREAM_S3_ENDPOINT", "") or None,
         gateway_host=_env("CLICKSTREAM_GATEWAY_HOST", "127.0.0.1"),
         gateway_port=int(_env("CLICKSTREAM_GATEWAY_PORT", "8080")),
         ip_hash_salt=salt,

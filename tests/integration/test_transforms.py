@@ -120,7 +120,8 @@ def test_dedup_keeps_one_row_per_event_id_across_batches_and_every_distinct_bad_
 
 def test_a_replayed_batch_that_delta_already_holds_is_skipped_not_waited_on(spark, tmp_path):
     """A crash after the bronze commit and before the checkpoint's: the restarted job replays
-    the batch, Delta skips it by txnVersion, and the writer must neither hang nor double it."""
+    the batch, the commit path skips it by its app transaction, and the writer must neither hang
+    nor double it."""
     import threading
 
     from streaming.job import BatchWriter, ensure_tables
