@@ -5,7 +5,14 @@
                        runtime (CPython 3.13, manylinux, arm64 or x86_64); boto3 comes with
                        the runtime
   streaming-glue.zip   the `streaming` package alone, for the Glue job's --extra-py-files
-                       (Glue 6.0 brings pyspark, delta and boto3)
+                       (Glue 6.0 brings pyspark, pyarrow, delta-spark and boto3)
+  glue-wheels/*.whl    `deltalake` at its pyproject.toml pin and every distribution it needs
+                       (arro3-core, deprecated, wrapt, typing-extensions), as wheels for
+                       Glue 6.0 (CPython 3.13, manylinux x86_64). The job's VPC reaches no
+                       package index, so Terraform uploads them and Glue's pip installs them
+                       from S3 (--additional-python-modules, pip option --no-index). Wheels
+                       already here are reused without touching the network when they still
+                       resolve the pin offline; wheels no longer needed are removed.
 
 Archives are deterministic (sorted entries, fixed timestamps and modes), so an unchanged
 package keeps its hash and `terraform plan` shows no change.
@@ -16,14 +23,16 @@ package keeps its hash and `terraform plan` shows no change.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
 import tempfile
 import tomllib
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = ROOT / "streaming"
@@ -32,6 +41,19 @@ LAMBDA_PYTHON = "3.13"
 LAMBDA_DEPENDENCIES = ("orjson", "ua-parser")
 MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+# The Glue job's pip-installed dependencies (infra/terraform/modules/glue_job): Glue 6.0 runs
+# CPython 3.13 on x86_64 workers.
+GLUE_PYTHON = "3.13"
+GLUE_MACHINE = "x86_64"
+GLUE_DEPENDENCIES = ("deltalake",)
+GLUE_WHEELS_DIR = "glue-wheels"
+# Glue 6.0's own: a wheel of one of these would replace the version Glue's Spark runs with.
+GLUE_PROVIDED = frozenset({"pyspark", "pyarrow", "py4j", "boto3", "botocore", "s3transfer",
+                           "numpy", "pandas", "delta-spark"})
+
+
+class PackagingError(RuntimeError):
+    """A build step failed; the message says which and why."""
 
 
 def pinned_requirements(names: Iterable[str], pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
@@ -78,17 +100,91 @@ def write_zip(zip_path: Path, entries: Iterable[tuple[Path, str]]) -> Path:
     return zip_path
 
 
+def platform_options(python: str, machine: str) -> list[str]:
+    """pip options selecting binary wheels for CPython `python` on manylinux `machine`, not for
+    this machine."""
+    return ["--implementation", "cp", "--python-version", python, "--only-binary=:all:",
+            "--platform", f"manylinux2014_{machine}", "--platform", f"manylinux_2_28_{machine}"]
+
+
+def run_pip(arguments: Sequence[str], what: str) -> str:
+    """Runs this interpreter's pip; its stdout, or a PackagingError naming `what` failed, the
+    command and pip's own last words."""
+    command = [sys.executable, "-m", "pip", *arguments]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
+        raise PackagingError(f"{what} failed (pip exited {result.returncode}):\n"
+                             f"  {' '.join(command)}\n{tail}")
+    return result.stdout
+
+
 def install_wheels(requirements: list[str], target: Path, arch: str) -> None:
     """pip-installs binary wheels for the Lambda runtime (not this machine) into `target`."""
-    machine = MACHINES[arch]
-    command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
-        "--target", str(target), "--implementation", "cp",
-        "--python-version", LAMBDA_PYTHON, "--only-binary=:all:",
-        "--platform", f"manylinux2014_{machine}", "--platform", f"manylinux_2_28_{machine}",
-        *requirements,
-    ]
-    subprocess.run(command, check=True)
+    run_pip(["install", "--quiet", "--no-compile", "--target", str(target),
+             *platform_options(LAMBDA_PYTHON, MACHINES[arch]), *requirements],
+            f"installing {', '.join(requirements)} for the Lambda ({arch})")
+
+
+def resolve_offline(requirements: list[str], wheel_dir: Path, python: str = GLUE_PYTHON,
+                    machine: str = GLUE_MACHINE) -> list[Path]:
+    """The wheels in `wheel_dir` that pip installs for `requirements` on the target with no
+    package index, as Glue's pip does with --no-index; a PackagingError if they cannot."""
+    report = run_pip(["install", "--dry-run", "--ignore-installed", "--quiet", "--report", "-",
+                      "--no-index", "--find-links", str(wheel_dir),
+                      *platform_options(python, machine), *requirements],
+                     f"installing {', '.join(requirements)} from {wheel_dir} alone")
+    return sorted(wheel_dir / Path(unquote(urlparse(item["download_info"]["url"]).path)).name
+                  for item in json.loads(report)["install"])
+
+
+def download_wheels(requirements: list[str], wheel_dir: Path, python: str = GLUE_PYTHON,
+                    machine: str = GLUE_MACHINE) -> None:
+    """Downloads `requirements` and their dependencies from the package index as binary wheels
+    for the target into `wheel_dir` (files already there are kept)."""
+    wheel_dir.mkdir(parents=True, exist_ok=True)
+    run_pip(["download", "--quiet", "--dest", str(wheel_dir), *platform_options(python, machine),
+             *requirements],
+            f"downloading {', '.join(requirements)} for CPython {python} manylinux {machine}")
+
+
+def build_glue_wheels(build_dir: Path = BUILD_DIR,
+                      log: Callable[[str], object] = print) -> list[Path]:
+    """The wheels the Glue job installs: `deltalake` at the project's pin and what it needs,
+    for Glue 6.0, in <build_dir>/glue-wheels and nothing else there."""
+    wheel_dir = build_dir / GLUE_WHEELS_DIR
+    requirements = pinned_requirements(GLUE_DEPENDENCIES)
+    target = f"CPython {GLUE_PYTHON} manylinux {GLUE_MACHINE}"
+    try:
+        wheels = resolve_offline(requirements, wheel_dir) if wheel_dir.is_dir() else None
+    except PackagingError:
+        wheels = None
+    if wheels is None:
+        log(f"glue wheels: downloading {', '.join(requirements)} and its dependencies "
+            f"for {target} into {shown(wheel_dir)}")
+        download_wheels(requirements, wheel_dir)
+        wheels = resolve_offline(requirements, wheel_dir)
+    else:
+        log(f"glue wheels: {', '.join(requirements)} and its dependencies already downloaded")
+    provided = sorted(wheel.name for wheel in wheels
+                      if wheel_name(wheel) in GLUE_PROVIDED)
+    if provided:
+        raise PackagingError(f"{', '.join(requirements)} pulls in what Glue 6.0 provides "
+                             f"itself: {', '.join(provided)}")
+    for stale in sorted(set(wheel_dir.glob("*.whl")) - set(wheels)):
+        log(f"glue wheels: removing {stale.name} (no longer needed)")
+        stale.unlink()
+    return wheels
+
+
+def shown(path: Path) -> Path:
+    """`path` relative to the repository, for messages."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
+def wheel_name(wheel: Path) -> str:
+    """The normalized distribution name of a wheel file (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", wheel.name.split("-")[0]).lower()
 
 
 def build_lambda(arch: str, build_dir: Path = BUILD_DIR) -> Path:
@@ -107,8 +203,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arch", choices=sorted(MACHINES), default="arm64",
                         help="Lambda architecture (the tfvars' lambda_architecture)")
     args = parser.parse_args(argv)
-    for artifact in (build_lambda(args.arch), build_glue()):
-        print(f"{artifact.relative_to(ROOT)}  {artifact.stat().st_size:,} bytes")
+    try:
+        artifacts = [build_lambda(args.arch), build_glue(), *build_glue_wheels()]
+    except PackagingError as error:
+        print(f"package_artifacts: {error}", file=sys.stderr)
+        return 1
+    for artifact in artifacts:
+        print(f"{shown(artifact)}  {artifact.stat().st_size:,} bytes")
     return 0
 
 

@@ -184,6 +184,7 @@ module "glue_job" {
   role_arn          = module.iam.glue_role_arn
   script_path       = "${local.repo_root}/streaming/job.py"
   package_zip_path  = "${local.build_dir}/streaming-glue.zip"
+  wheels_dir        = "${local.build_dir}/glue-wheels"
   scripts_bucket    = module.storage.bucket_names["scripts"]
   worker_type       = var.glue_worker_type
   number_of_workers = var.glue_number_of_workers

@@ -593,6 +593,50 @@ def test_glue_job_runs_the_job_script_on_glue_6_with_delta() -> None:
     assert call["package_zip_path"] == "${local.build_dir}/streaming-glue.zip"
 
 
+def test_glue_job_pip_installs_deltalake_from_the_uploaded_wheels_without_an_index() -> None:
+    """The job commits through delta-rs (streaming/delta_commit.py) and its VPC reaches no
+    package index: every wheel infra/package_artifacts.py builds is uploaded next to the script
+    and handed to Glue's pip by S3 path, and pip may not look anywhere else."""
+    glue = child("glue_job")
+    assert ref(glue.locals["wheels"]) == 'sort(tolist(fileset(var.wheels_dir, "*.whl")))'
+    wheel = glue.resource("aws_s3_object")["wheel"]
+    assert ref(wheel["for_each"]) == "toset(local.wheels)"
+    assert ref(wheel["bucket"]) == "var.scripts_bucket"
+    assert wheel["key"] == "glue/wheels/${each.value}"
+    assert wheel["source"] == "${var.wheels_dir}/${each.value}"
+    assert ref(wheel["source_hash"]) == 'filemd5("${var.wheels_dir}/${each.value}")'
+    assert wheel["server_side_encryption"] == "aws:kms"
+    assert ref(wheel["kms_key_id"]) == "var.data_key_arn"
+    arguments = glue.locals["glue_arguments"]
+    # Comma-separated S3 URIs of the uploaded objects, one per wheel (AWS Glue: "Using Python
+    # libraries", --additional-python-modules), and pip's option that keeps it off PyPI.
+    assert ref(arguments["--additional-python-modules"]) == (
+        'join(",", [for name in local.wheels : '
+        '"s3://${var.scripts_bucket}/${aws_s3_object.wheel[name].key}"])')
+    assert arguments["--python-modules-installer-option"] == "--no-index"
+    # The wheels are pip-installed, not put on the path: --extra-py-files stays the package.
+    assert "wheel" not in arguments["--extra-py-files"]
+    # A plan without the wheels (package_artifacts.py not run) stops instead of deploying a job
+    # that cannot import deltalake.
+    (precondition,) = glue.one("aws_glue_job")["lifecycle"][0]["precondition"]
+    assert ref(precondition["condition"]) == (
+        'length([for name in local.wheels : name if startswith(name, "deltalake-")]) == 1')
+    assert "package_artifacts.py" in precondition["error_message"]
+    # The root hands the module the directory package_artifacts.py fills.
+    call = root().calls["glue_job"]
+    assert call["wheels_dir"] == f"${{local.build_dir}}/{package_artifacts.GLUE_WHEELS_DIR}"
+    assert root().locals["build_dir"] == "${path.root}/.build"
+    assert package_artifacts.BUILD_DIR == TERRAFORM / ".build"
+    assert package_artifacts.GLUE_PYTHON == "3.13" and glue.locals["glue_version"] == "6.0"
+    assert package_artifacts.GLUE_MACHINE == "x86_64"
+    # The job's role may read them (and the key they are encrypted with).
+    statements = child("iam").data["aws_iam_policy_document"]["glue"]["statement"]
+    readable = [resource for statement in statements if "s3:GetObject" in statement["actions"]
+                for resource in statement["resources"]]
+    assert '${var.bucket_arns["scripts"]}/glue/*' in readable
+    assert wheel["key"].startswith("glue/")
+
+
 def test_glue_job_settings_are_ones_the_job_reads() -> None:
     settings = root().calls["glue_job"]["job_settings"]
     assert set(settings) <= settings_variables()
@@ -678,6 +722,73 @@ def test_lambda_package_holds_handler_and_binary_wheels_for_the_runtime(tmp_path
     assert any(re.fullmatch(r"orjson/orjson\.cpython-313-aarch64-linux-gnu\.so", n) for n in names)
     assert any(n.startswith("ua_parser/") for n in names)
     assert not any(n.startswith(("boto3/", "botocore/")) for n in names)
+
+
+def test_glue_wheels_are_the_projects_deltalake_pin() -> None:
+    (requirement,) = package_artifacts.pinned_requirements(package_artifacts.GLUE_DEPENDENCIES)
+    assert re.fullmatch(r"deltalake==[0-9.]+", requirement)
+    assert not set(package_artifacts.GLUE_DEPENDENCIES) & package_artifacts.GLUE_PROVIDED
+
+
+def test_a_failing_pip_step_names_what_failed_and_why() -> None:
+    with pytest.raises(package_artifacts.PackagingError) as failure:
+        package_artifacts.run_pip(["download", "--no-index", "--dest", "/nonexistent",
+                                   "no-such-distribution-0a1b2c"], "downloading the impossible")
+    message = str(failure.value)
+    assert message.startswith("downloading the impossible failed (pip exited ")
+    assert "-m pip download --no-index" in message
+    assert "no-such-distribution-0a1b2c" in message  # pip's own words follow the command
+
+
+def _pip_dry_run(*arguments: str) -> set[str]:
+    """File names of what pip would install for Glue 6.0 (CPython 3.13, manylinux x86_64)
+    with no package index."""
+    report = package_artifacts.run_pip(
+        ["install", "--dry-run", "--ignore-installed", "--quiet", "--report", "-", "--no-index",
+         *package_artifacts.platform_options("3.13", "x86_64"), *arguments], "dry run")
+    return {item["download_info"]["url"].rsplit("/", 1)[1]
+            for item in json.loads(report)["install"]}
+
+
+@pytest.mark.slow
+def test_glue_wheels_install_deltalake_for_glue_6_offline(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Downloads deltalake at the project's pin and its dependencies from PyPI for Glue 6.0,
+    then proves the set complete the way Glue's pip meets it: the files alone, no index."""
+    (pin,) = package_artifacts.pinned_requirements(package_artifacts.GLUE_DEPENDENCIES)
+    version = pin.split("==")[1]
+    messages: list[str] = []
+    wheels = package_artifacts.build_glue_wheels(tmp_path, log=messages.append)
+    wheel_dir = tmp_path / package_artifacts.GLUE_WHEELS_DIR
+    names = {wheel.name for wheel in wheels}
+    assert names == {path.name for path in wheel_dir.iterdir()}  # nothing else for fileset()
+    assert "downloading deltalake==" in messages[0]
+    deltalake = [n for n in names if n.startswith("deltalake-")]
+    assert len(deltalake) == 1
+    assert re.fullmatch(rf"deltalake-{re.escape(version)}-cp3\d+-abi3-"
+                        r"manylinux[\w.]*_x86_64\.whl", deltalake[0])
+    distributions = {package_artifacts.wheel_name(wheel) for wheel in wheels}
+    assert {"deltalake", "arro3-core", "deprecated", "wrapt"} <= distributions
+    assert not distributions & package_artifacts.GLUE_PROVIDED  # no pyspark, pyarrow, boto3
+    assert all(re.search(r"-(py3-none-any|cp3\d+-(abi3|cp313)-manylinux[\w.]*_x86_64)\.whl$",
+                         name) for name in names), names
+    # As Glue runs it: the listed files, --no-index; and by name from the folder.
+    assert _pip_dry_run(*map(str, wheels)) == names
+    assert _pip_dry_run("--find-links", str(wheel_dir), pin) == names
+
+    # A second build reuses them without the network; a wheel no longer needed goes.
+    def no_download(*_: object) -> None:
+        raise AssertionError("downloaded again")
+
+    monkeypatch.setattr(package_artifacts, "download_wheels", no_download)
+    stale = wheel_dir / "deltalake-0.0.1-cp39-abi3-manylinux_2_17_x86_64.whl"
+    stale.write_bytes(b"not a wheel")
+    messages.clear()
+    assert package_artifacts.build_glue_wheels(tmp_path, log=messages.append) == wheels
+    assert not stale.exists()
+    assert messages == ["glue wheels: deltalake==1.6.6 and its dependencies already downloaded"
+                        .replace("1.6.6", version),
+                        f"glue wheels: removing {stale.name} (no longer needed)"]
 
 
 # --- checkov -----------------------------------------------------------------------------------

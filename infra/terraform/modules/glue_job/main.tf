@@ -21,12 +21,19 @@ locals {
   # Glue accepts a single --conf argument; further settings ride in its value as " --conf k=v".
   conf_argument = join(" --conf ", [for key, value in local.spark_conf : "${key}=${value}"])
   scripts_uri   = "s3://${var.scripts_bucket}"
+  # deltalake (the job's commit path, streaming/delta_commit.py) and what it needs, as wheels
+  # for Glue 6.0's CPython 3.13 on x86_64 (infra/package_artifacts.py). The job's VPC reaches
+  # no package index: Glue's pip installs exactly these files from S3, --no-index keeping it
+  # from looking for anything else.
+  wheels = sort(tolist(fileset(var.wheels_dir, "*.whl")))
   glue_arguments = {
     "--job-language"                     = "python"
     "--datalake-formats"                 = "delta"
     "--conf"                             = local.conf_argument
     "--job-bookmark-option"              = "job-bookmark-disable"
     "--extra-py-files"                   = "s3://${var.scripts_bucket}/${aws_s3_object.package.key}"
+    "--additional-python-modules"        = join(",", [for name in local.wheels : "s3://${var.scripts_bucket}/${aws_s3_object.wheel[name].key}"])
+    "--python-modules-installer-option"  = "--no-index"
     "--TempDir"                          = "${local.scripts_uri}/glue-temp/"
     "--enable-metrics"                   = "true"
     "--enable-observability-metrics"     = "true"
@@ -50,6 +57,16 @@ resource "aws_s3_object" "package" {
   key                    = "glue/streaming.zip"
   source                 = var.package_zip_path
   source_hash            = filemd5(var.package_zip_path)
+  server_side_encryption = "aws:kms"
+  kms_key_id             = var.data_key_arn
+}
+
+resource "aws_s3_object" "wheel" {
+  for_each               = toset(local.wheels)
+  bucket                 = var.scripts_bucket
+  key                    = "glue/wheels/${each.value}"
+  source                 = "${var.wheels_dir}/${each.value}"
+  source_hash            = filemd5("${var.wheels_dir}/${each.value}")
   server_side_encryption = "aws:kms"
   kms_key_id             = var.data_key_arn
 }
@@ -109,6 +126,13 @@ resource "aws_glue_job" "this" {
   # Glue passes every argument to the script as `--name value`; the job's own settings follow
   # the same form (--CLICKSTREAM_...).
   default_arguments = merge(local.glue_arguments, { for name, value in var.job_settings : "--${name}" => value })
+
+  lifecycle {
+    precondition {
+      condition     = length([for name in local.wheels : name if startswith(name, "deltalake-")]) == 1
+      error_message = "The job needs exactly one deltalake wheel in wheels_dir: run python infra/package_artifacts.py first."
+    }
+  }
 }
 
 resource "aws_security_group" "this" {

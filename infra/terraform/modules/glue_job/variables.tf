@@ -23,6 +23,11 @@ variable "package_zip_path" {
   type        = string
 }
 
+variable "wheels_dir" {
+  description = "Local directory of the wheels the job pip-installs from S3: deltalake and its dependencies for Glue 6.0 (infra/package_artifacts.py)."
+  type        = string
+}
+
 variable "scripts_bucket" {
   description = "Bucket for the script, the package, Glue's temporary files and Spark event logs."
   type        = string
