@@ -6,14 +6,15 @@ endpoint, the real gateway and the real Spark stream job writing real Delta file
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
-from streaming.local_stack import LocalStack
+from streaming.local_stack import LocalStack, stop_process
 from streaming.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,3 +75,51 @@ def stack(stack_settings) -> LocalStack:
         yield local
     finally:
         local.stop()
+
+
+@dataclass(frozen=True)
+class S3Server:
+    url: str  # the endpoint, what CLICKSTREAM_S3_ENDPOINT would be set to
+    bucket: str
+    log: Path  # one line per request, conditional puts marked (streaming/s3_server.py)
+
+
+# What a deployment's credential chain would provide; the server accepts any keys. A session
+# token from the developer's shell would be sent along, so it is unset meanwhile.
+S3_TEST_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_SESSION_TOKEN": None}
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory) -> S3Server:
+    """A real S3-compatible server on loopback (moto, single-threaded so that a conditional
+    put is atomic) with a bucket `lake`. Credentials are environment variables, as the lake's
+    code gets them in a deployment: set for the rest of the session, restored afterwards.
+    Tests share the bucket, each under a prefix of its own."""
+    import boto3
+
+    from streaming.s3_server import endpoint_url, start_s3_server
+
+    log = tmp_path_factory.mktemp("s3") / "s3.log"
+    saved = {name: os.environ.get(name) for name in S3_TEST_CREDENTIALS}
+    process = None
+    try:
+        for name, value in S3_TEST_CREDENTIALS.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        port = free_port()
+        process = start_s3_server(port, log)
+        server = S3Server(endpoint_url(port), "lake", log)
+        boto3.client("s3", endpoint_url=server.url, region_name="us-east-1").create_bucket(
+            Bucket=server.bucket)
+        yield server
+    finally:
+        if process is not None:
+            stop_process(process)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
