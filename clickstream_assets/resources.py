@@ -22,6 +22,7 @@ from pydantic import PrivateAttr
 from pyspark.sql import SparkSession
 
 from streaming.backlog import Backlog, committed_batch, committed_positions, measure
+from streaming.delta_commit import DeltaTarget, bronze_target
 from streaming.job import EXIT_CHECKPOINT_BUSY, process_alive, read_status
 from streaming.kinesis import kinesis_client, list_shard_ids
 from streaming.lakesql.catalog import Catalog, catalog_uri
@@ -42,6 +43,7 @@ class ClickstreamSettings(ConfigurableResource):
     shard_count: int = 2
     region: str = "us-east-1"
     kinesis_endpoint_url: str | None = None
+    s3_endpoint_url: str | None = None
     ip_hash_salt: str
     spark_master: str = "local[2]"
     dedup_window: str = "10 minutes"
@@ -54,7 +56,8 @@ class ClickstreamSettings(ConfigurableResource):
                    checkpoint_uri=settings.checkpoint_uri, stream_name=settings.stream_name,
                    shard_count=settings.shard_count, region=settings.region,
                    kinesis_endpoint_url=settings.kinesis_endpoint_url,
-                   ip_hash_salt=settings.ip_hash_salt, spark_master=settings.spark_master,
+                   s3_endpoint_url=settings.s3_endpoint_url, ip_hash_salt=settings.ip_hash_salt,
+                   spark_master=settings.spark_master,
                    dedup_window=settings.dedup_window, glue_job_name=glue_job_name)
 
     def settings(self) -> Settings:
@@ -62,7 +65,8 @@ class ClickstreamSettings(ConfigurableResource):
                         checkpoint_uri=self.checkpoint_uri, stream_name=self.stream_name,
                         shard_count=self.shard_count, region=self.region,
                         kinesis_endpoint_url=self.kinesis_endpoint_url,
-                        ip_hash_salt=self.ip_hash_salt, spark_master=self.spark_master,
+                        s3_endpoint_url=self.s3_endpoint_url, ip_hash_salt=self.ip_hash_salt,
+                        spark_master=self.spark_master,
                         dedup_window=self.dedup_window)
 
 
@@ -96,6 +100,10 @@ class LakeResource(ConfigurableResource):
     @property
     def quarantine_uri(self) -> str:
         return self.config.settings().quarantine_uri
+
+    def bronze(self) -> DeltaTarget:
+        """Bronze as the one commit path writes it (streaming/delta_commit.py)."""
+        return bronze_target(self.config.settings())
 
     def committed_positions(self) -> dict[str, str | None]:
         return committed_positions(self.config.settings().bronze_checkpoint_uri)

@@ -13,15 +13,28 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import yaml
+
 from streaming.local_stack import LocalStack, port_open, stop_process, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 DAGSTER_PORT = 3000
 
 
+def write_instance_config(home: Path) -> None:
+    """`dagster.yaml` with the pools that keep two runs from writing one silver or gold table
+    at once; a file the user already has is left as it is."""
+    from clickstream_assets.assets.modeled import INSTANCE_CONCURRENCY
+
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(yaml.safe_dump({"concurrency": INSTANCE_CONCURRENCY}))
+
+
 def start_dagster(stack: LocalStack, port: int = DAGSTER_PORT) -> subprocess.Popen:
     home = stack.settings.home / "dagster"
     home.mkdir(parents=True, exist_ok=True)
+    write_instance_config(home)
     stack.log_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **stack.settings_env(), "DAGSTER_HOME": str(home)}
     log = open(stack.log_dir / "dagster.log", "ab")  # noqa: SIM115 - owned by the child

@@ -42,6 +42,11 @@ STATS_COLUMNS = {
 # Retries of a commit that lost a race for a log version (delta-rs rebases and checks for
 # conflicts each time); appends never conflict with each other or with compaction.
 MAX_COMMIT_RETRIES = 15
+DEFAULT_RETENTION_HOURS = 7 * 24
+
+
+class TableMissing(RuntimeError):
+    """The table has not been written yet."""
 
 
 def storage_options(settings: Settings) -> dict[str, str] | None:
@@ -99,6 +104,30 @@ class DeltaTarget:
                         partition_by=[self.partition_by], storage_options=self.storage,
                         commit_properties=commit_properties(app_id, version))
         return True
+
+    def existing(self) -> DeltaTable:
+        table = self.open()
+        if table is None:
+            raise TableMissing(f"no Delta table at {self.uri} yet: nothing to do until the "
+                               "stream job has written")
+        return table
+
+    def optimize(self, zorder_by: str) -> dict:
+        """Compaction with Z-order: rewrites files only (dataChange=false), so appends commit
+        beside it; a commit it loses to an append is retried, not failed."""
+        return self.existing().optimize.z_order([zorder_by], commit_properties=commit_properties())
+
+    def vacuum(self, retention_hours: float) -> list[str]:
+        """Deletes the data files no version within `retention_hours` needs; returns them.
+        Below Delta's default retention (7 days) the caller asks for it explicitly."""
+        return self.existing().vacuum(
+            retention_hours=int(retention_hours), dry_run=False,
+            enforce_retention_duration=retention_hours >= DEFAULT_RETENTION_HOURS,
+            commit_properties=commit_properties())
+
+    def restore(self, version: int) -> dict:
+        """Makes `version`'s content the current one again, as a new commit."""
+        return self.existing().restore(version, commit_properties=commit_properties())
 
 
 def commit_properties(app_id: str | None = None, version: int | None = None) -> CommitProperties:

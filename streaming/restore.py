@@ -1,9 +1,11 @@
 """`clickstream restore`: make an earlier version of a Delta table the current one again.
 
 The recovery tool for a bad deploy (a transform bug, a wrong backfill, a bad OPTIMIZE):
-Delta's RESTORE, run with delta-spark, the engine that writes the tables. A restore is a
-new commit: readers see the old content at once, nothing is rewritten, and the versions it
-undoes stay readable by time travel until VACUUM deletes their files (7 days by default).
+Delta's RESTORE, run by the engine that writes the table, so each table keeps one commit
+protocol: bronze and quarantine through the lake's commit path (delta-rs,
+streaming/delta_commit.py), silver and gold with delta-spark. A restore is a new commit:
+readers see the old content at once, nothing is rewritten, and the versions it undoes stay
+readable by time travel until VACUUM deletes their files (7 days by default).
 
 For the tables the stream job writes (bronze, quarantine) the command refuses while a
 query holds the job's checkpoint lock, and holds the lock itself while it restores, so the
@@ -27,7 +29,9 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
 from deltalake import DeltaTable
+from deltalake.exceptions import DeltaError
 
+from streaming.delta_commit import bronze_target, quarantine_target
 from streaming.job import CheckpointBusy, checkpoint_lock
 from streaming.lake import open_table
 from streaming.settings import Settings
@@ -113,8 +117,23 @@ def stream_job_stopped(settings: Settings, table: str):
                            "then start it again.") from None
 
 
-def restore(settings: Settings, uri: str, target: Version) -> dict:
-    """RESTORE with delta-spark; returns Delta's metrics and the new version."""
+def restore(settings: Settings, table: str, uri: str, target: Version) -> dict:
+    """RESTORE by the table's own writer; returns the files restored and removed and the new
+    version."""
+    if table in STREAM_TABLES:
+        writer = bronze_target(settings) if table == "bronze" else quarantine_target(settings)
+        try:
+            metrics = writer.restore(target.version)
+        except DeltaError as exc:
+            raise RestoreError(f"Delta refused the restore: {str(exc).splitlines()[0]} (files "
+                               "of versions older than VACUUM's retention are gone)") from None
+        return {"num_restored_files": metrics.get("numRestoredFile", 0),
+                "num_removed_files": metrics.get("numRemovedFile", 0),
+                "version": writer.existing().version()}
+    return _restore_with_spark(settings, uri, target)
+
+
+def _restore_with_spark(settings: Settings, uri: str, target: Version) -> dict:
     from delta.tables import DeltaTable as SparkDeltaTable
     from pyspark.errors import PySparkException
 
@@ -159,7 +178,7 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
             if not args.yes and not _confirmed():
                 print("not restored")
                 return 1
-            result = restore(settings, uri, target)
+            result = restore(settings, args.table, uri, target)
     except RestoreError as exc:
         print(f"clickstream restore: {exc}", file=sys.stderr)
         return 2

@@ -2,6 +2,12 @@
 
 Each run replaces exactly its day (`replaceWhere`), so re-running a partition after late
 events is idempotent and leaves the other days untouched.
+
+These tables are written by delta-spark, whose S3 log store is safe for one writing driver
+only, and a backfill of late data launches one run per day, each its own driver. So each
+table's writes go through a Dagster pool of its own (`write_pool`), which the instance limits
+to one at a time (INSTANCE_CONCURRENCY, written into DAGSTER_HOME by streaming/dagster_ui.py
+and to be set in any deployed instance): two runs never commit to one table at once.
 """
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
@@ -25,6 +31,13 @@ from streaming.modeling import funnel, page_kpis, sessionize
 SESSIONS = AssetKey("silver_sessions")
 TABLES = {"silver_sessions": "silver/sessions", "gold_page_kpis": "gold/page_kpis",
           "gold_funnel": "gold/funnel"}
+# The instance setting that makes each pool a mutex: one op at a time per pool.
+INSTANCE_CONCURRENCY = {"pools": {"default_limit": 1}}
+
+
+def write_pool(table: str) -> str:
+    """The Dagster pool of the runs that write `table` (one writer at a time)."""
+    return f"delta_write_{table}"
 
 
 def read_day(spark: SparkSession, uri: str, column: str, day: str) -> DataFrame:
@@ -52,7 +65,7 @@ def _result(lake: LakeResource, table: str, rows: int) -> MaterializeResult:
 
 @asset(
     deps=[BRONZE], partitions_def=daily, group_name="silver", owners=[OWNER],
-    kinds={"spark", "delta"},
+    kinds={"spark", "delta"}, pool=write_pool("silver_sessions"),
     description="One row per visit: 30 minutes of inactivity end a visit; visits are cut at "
                 "midnight UTC. Duration, page count, entry and exit page, converted flag, "
                 "revenue, first touch source, and when each funnel step was first reached.",
@@ -71,7 +84,7 @@ def silver_sessions(context: AssetExecutionContext, lake: LakeResource,
 
 @asset(
     deps=[BRONZE, SESSIONS], partitions_def=daily, group_name="gold", owners=[OWNER],
-    kinds={"spark", "delta"},
+    kinds={"spark", "delta"}, pool=write_pool("gold_page_kpis"),
     description="Per page and day, bots excluded: views, unique visitors, clicks, entrances "
                 "and bounce rate. The table behind 'top pages' and landing-page reports.",
     metadata={"dagster/column_schema": PAGE_KPIS_SCHEMA,
@@ -91,7 +104,7 @@ def gold_page_kpis(context: AssetExecutionContext, lake: LakeResource,
 
 @asset(
     deps=[SESSIONS], partitions_def=daily, group_name="gold", owners=[OWNER],
-    kinds={"spark", "delta"},
+    kinds={"spark", "delta"}, pool=write_pool("gold_funnel"),
     description="The shop funnel per day, bots excluded: visits reaching page_view -> "
                 "add_to_cart -> checkout -> purchase in that order, step and overall "
                 "conversion rates, revenue.",

@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 from clickstream_assets.assets.maintenance import bronze_optimize, bronze_vacuum, snapshot_files
 from clickstream_assets.resources import build_resources
 from streaming.auth import basic_authorization
+from streaming.delta_commit import bronze_target
 from streaming.lake import read_columns
 from streaming.settings import DEV_WRITE_KEY
 from tests.conftest import isolated_settings
@@ -86,7 +87,9 @@ def test_optimize_and_vacuum_while_the_stream_writes(stack, spark):
 
 
 def test_vacuum_with_zero_retention_deletes_what_optimize_replaced(spark, tmp_path):
-    """On a table nothing else writes to, VACUUM RETAIN 0 leaves exactly the live files."""
+    """On a table nothing else writes to, VACUUM RETAIN 0 leaves exactly the live files. The
+    table is written by delta-spark, as bronze was before the commit path moved to delta-rs:
+    an upgraded deployment's table is maintained the same way, and Spark still reads it."""
     settings = isolated_settings(tmp_path)
     for n in range(6):
         spark.createDataFrame([(f"a-{n}", n)], "anonymous_id string, n int").withColumn(
@@ -94,7 +97,7 @@ def test_vacuum_with_zero_retention_deletes_what_optimize_replaced(spark, tmp_pa
         ).write.format("delta").mode("append").partitionBy("event_date").save(settings.bronze_uri)
     resources = build_resources(settings)
     materialize([bronze_optimize], resources=resources)
-    live_files, _ = snapshot_files(settings.bronze_uri)
+    live_files, _ = snapshot_files(bronze_target(settings))
     result = materialize([bronze_vacuum], resources=resources,
                          run_config={"ops": {"bronze_vacuum": {"config": {"retention_hours": 0}}}})
     vacuum = metadata_of(result, "bronze_vacuum")
