@@ -82,10 +82,12 @@ def _gateway(_: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from streaming.bench.command import headline, run_bench
 
-    if args.rate <= 0 or args.duration <= 0 or args.events < 1:
-        raise SystemExit("--rate, --duration and --events must be positive")
+    if args.rate <= 0 or args.duration <= 0 or args.events < 1 or args.rows < 1:
+        raise SystemExit("--rate, --duration, --events and --rows must be positive")
+    if args.batches < 4:
+        raise SystemExit("--batches must be at least 4 (the first three are warm-up)")
     report, path = run_bench(load_settings(), args.mode, args.rate, args.duration, args.events,
-                             args.visitors)
+                             args.visitors, args.rows, args.batches)
     print("\n".join(["", f"=== clickstream bench: {args.mode} ===", *headline(report),
                       f"report written to {path}"]), flush=True)
     return 1 if report.get("lost") or report.get("doubled") else 0
@@ -142,11 +144,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("gateway", help="run the local gateway in the foreground").set_defaults(
         func=_gateway)
     bench = sub.add_parser("bench", help="benchmark the embedded pipeline (see docs/benchmarks.md)")
-    bench.add_argument("--mode", choices=("sustained", "catch-up", "limit"), default="sustained")
+    bench.add_argument("--mode", choices=("sustained", "catch-up", "limit", "batch-floor"),
+                       default="sustained")
     bench.add_argument("--rate", type=float, default=5_000, help="events/s, sustained (5,000)")
     bench.add_argument("--duration", type=float, default=60, help="seconds, sustained (60)")
     bench.add_argument("--events", type=int, default=1_000_000,
                        help="backlog (catch-up) or events (limit) (1,000,000)")
+    bench.add_argument("--rows", type=int, default=2_000,
+                       help="rows per micro-batch, batch-floor (2,000)")
+    bench.add_argument("--batches", type=int, default=15,
+                       help="micro-batches per sink and round, batch-floor (15)")
     bench.add_argument("--visitors", type=int, default=5_000, help="simulated visitors (5,000)")
     bench.set_defaults(func=_bench)
     sql = sub.add_parser("sql", help="run one SQL statement (Athena's dialect) on the lakehouse: "

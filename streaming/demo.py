@@ -19,6 +19,7 @@ from pathlib import Path
 
 import orjson
 
+from streaming.bench.runs import warm_up
 from streaming.kinesis import kinesis_client, put_records
 from streaming.lake import commit_latencies, latest_version, read_columns
 from streaming.local_stack import LocalStack
@@ -166,6 +167,7 @@ def run_demo(settings: Settings, events: int, visitors: int, bad_share: float,
     stack = LocalStack(settings)
     try:
         stack.start(progress=_say)
+        warm_up(settings, _say)
         state = LakeState(datetime.now(UTC) - timedelta(seconds=1),
                           latest_version(settings.bronze_uri))
         _say(f"sending {events:,} events from {visitors:,} simulated visitors over HTTP ...")

@@ -32,7 +32,7 @@ from streaming.delta_commit import bronze_target, quarantine_target
 from streaming.kinesis_source import SCHEMA as SOURCE_SCHEMA
 from streaming.kinesis_source import SOURCE_NAME, KinesisDataSource
 from streaming.settings import Settings, load_settings
-from streaming.transforms import bronze_rows, deduplicate, parse_records, quarantine_rows
+from streaming.transforms import deduplicate, parse_records, sink_rows, unnest
 
 log = logging.getLogger("streaming.job")
 QUERY_NAME = "bronze_events"
@@ -137,9 +137,10 @@ class BatchWriter:
     through the lake's one commit path (streaming/delta_commit.py: delta-rs, safe beside
     Dagster's OPTIMIZE, VACUUM and restore, and ~40 ms a commit where delta-spark took ~1 s).
 
-    The batch is persisted once and fetched as Arrow twice (its bronze and its quarantine
-    rows); each commit carries the app transaction (query id, batch id), and a table that
-    already holds it (a batch replayed after a crash past its commit) is not written again.
+    The batch is fetched as Arrow once, each record as its bronze or its quarantine row
+    (`sink_rows`), and split in Arrow; each commit carries the app transaction (query id,
+    batch id), and a table that already holds it (a batch replayed after a crash past its
+    commit) is not written again.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -157,20 +158,17 @@ class BatchWriter:
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         app_id = self._app_id(batch.sparkSession)
-        batch.persist()
-        try:
-            self.bronze.append(bronze_rows(batch).toArrow(), app_id, batch_id)
-            self.quarantine.append(quarantine_rows(batch).toArrow(), app_id, batch_id)
-        finally:
-            batch.unpersist()
+        rows = sink_rows(batch).toArrow()
+        self.bronze.append(unnest(rows, "bronze"), app_id, batch_id)
+        self.quarantine.append(unnest(rows, "quarantine"), app_id, batch_id)
 
 
 def ensure_tables(spark: SparkSession, settings: Settings) -> None:
     """Creates bronze and quarantine before the first batch, with the schema the batches will
     have as Arrow, so every later append matches it."""
-    parsed = parse_records(spark.createDataFrame([], SOURCE_SCHEMA))
-    bronze_target(settings).ensure(bronze_rows(parsed).toArrow().schema)
-    quarantine_target(settings).ensure(quarantine_rows(parsed).toArrow().schema)
+    rows = sink_rows(parse_records(spark.createDataFrame([], SOURCE_SCHEMA))).toArrow()
+    bronze_target(settings).ensure(unnest(rows, "bronze").schema)
+    quarantine_target(settings).ensure(unnest(rows, "quarantine").schema)
 
 
 def start_query(spark: SparkSession, settings: Settings) -> StreamingQuery:

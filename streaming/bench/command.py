@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from streaming.bench.costs import cost_table
+from streaming.bench.floor import run_batch_floor
 from streaming.bench.plots import plot_sustained
 from streaming.bench.runs import run_catch_up, run_limit, run_sustained
 from streaming.settings import Settings
@@ -33,7 +34,7 @@ def bench_settings(settings: Settings, stamp: str) -> Settings:
 
 
 def run_bench(settings: Settings, mode: str, rate: float, duration: float, events: int,
-              visitors: int) -> tuple[dict, Path]:
+              visitors: int, rows: int = 2_000, batches: int = 15) -> tuple[dict, Path]:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     own = bench_settings(settings, stamp)
     reports = settings.home / "reports"
@@ -44,6 +45,8 @@ def run_bench(settings: Settings, mode: str, rate: float, duration: float, event
         report["plots"] = [str(p) for p in plot_sustained(report, out)]
     elif mode == "catch-up":
         report = run_catch_up(own, events, _say)
+    elif mode == "batch-floor":
+        report = run_batch_floor(own, rows, batches, _say)
     else:
         report = run_limit(own, events, _say)
         report["aws_cost_model"] = cost_table()
@@ -65,6 +68,10 @@ def headline(report: dict) -> list[str]:
                 f"received_at -> commit: p50 {lat['p50']}s p90 {lat['p90']}s p99 {lat['p99']}s",
                 f"peak memory of the stack {report['memory']['peak_total_mib']:,} MiB "
                 f"{report['memory']['peak_by_process_mib']}"]
+    if mode == "batch-floor":
+        median = report["median_s"]
+        return [f"{report['rows_per_batch']:,} rows a batch: noop sink {median['noop']}s, bronze "
+                f"sink {median['bronze']}s (median); ratio {report['ratio_to_noop']}x"]
     if mode == "catch-up":
         job = report["job"]
         return [f"backlog {report['backlog']:,}: bare GetRecords "

@@ -35,7 +35,7 @@ import pytest
 from botocore.exceptions import ClientError
 from deltalake import DeltaTable
 
-from streaming.delta_commit import bronze_target, commit_properties, storage_options
+from streaming.delta_commit import bronze_target, storage_options
 from streaming.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,10 +105,8 @@ def maintenance(ready: Path, go: Path, stop: Path) -> dict:
     rounds = []
     least, most = MAINTENANCE_ROUNDS
     while len(rounds) < least or (len(rounds) < most and not stop.exists()):
-        table = target.open()
-        metrics = table.optimize.z_order(["anonymous_id"], commit_properties=commit_properties())
-        vacuumed = table.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False,
-                                commit_properties=commit_properties())
+        metrics = target.optimize("anonymous_id")
+        vacuumed = target.vacuum(0)
         rounds.append({"files_added": metrics["numFilesAdded"],
                        "files_removed": metrics["numFilesRemoved"], "vacuumed": len(vacuumed)})
         time.sleep(0.2)
