@@ -81,7 +81,6 @@ def run_batch_floor(settings: Settings, rows: int, batches: int, say: Say) -> di
             seconds = batch_seconds(spark, settings, rows, batches, sink, checkpoint)
             runs[sink] += seconds[3:]
     medians = {sink: statistics.median(values) for sink, values in runs.items()}
-    spark.stop()
     return {"mode": "batch-floor", "rows_per_batch": rows, "batches_per_run": batches,
             "batch_seconds": {sink: [round(v, 3) for v in values] for sink, values in runs.items()},
             "median_s": {sink: round(v, 3) for sink, v in medians.items()},

@@ -7,6 +7,7 @@ import pytest
 
 from streaming.bench.command import headline, run_bench
 from streaming.bench.costs import Workload, monthly_cost
+from streaming.lake import read_columns
 from tests.conftest import isolated_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.bench]
@@ -38,6 +39,17 @@ def test_limit_smoke_reports_stage_costs_and_the_cost_model(tmp_path):
     assert set(report["stage_us_per_event"]) == {"parse", "validate", "enrich_serialize",
                                                  "to_arrow", "delta_write"}
     assert [row["events_per_second"] for row in report["aws_cost_model"]] == [1000, 10000, 100000]
+
+
+def test_batch_floor_smoke_writes_every_bronze_batch_once(tmp_path):
+    report, _ = run_bench(isolated_settings(tmp_path), "batch-floor", rate=1, duration=1,
+                          events=1, visitors=1, rows=300, batches=4)
+    assert {sink: len(seconds) for sink, seconds in report["batch_seconds"].items()} == {
+        "noop": 2, "bronze": 2}
+    assert report["ratio_to_noop"] > 0 and len(headline(report)) == 1
+    [bronze] = tmp_path.glob("bench/*/lake/bronze/events")
+    ids = read_columns(str(bronze), ["event_id"])["event_id"].to_pylist()
+    assert len(ids) >= 2 * 4 * 300 and len(ids) % 300 == 0 and len(set(ids)) == len(ids)
 
 
 def test_cost_model_scales_shards_and_workers_with_the_rate():
