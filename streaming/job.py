@@ -87,14 +87,22 @@ def process_alive(pid: int | None) -> bool:
     return b"streaming.job" in cmdline or b"streaming.cli" in cmdline
 
 
+_STATUS_LOCK = threading.Lock()
+
+
 def write_status(path: Path, **fields) -> None:
-    """Atomic JSON status for observers (the demo, Dagster); never read back by the job."""
+    """Atomic JSON status for observers (the demo, Dagster); never read back by the job.
+
+    Spark's listener thread and the main thread both write it (a query that stops reports
+    "stopped" from each), so writes are serialized: two at once raced for the one temporary
+    file, and the loser's rename failed the job after its work was done."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    current = json.loads(path.read_text()) if path.exists() else {}
-    current.update(fields, updated_at=time.time())
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(current, default=str))
-    tmp.replace(path)
+    with _STATUS_LOCK:
+        current = json.loads(path.read_text()) if path.exists() else {}
+        current.update(fields, updated_at=time.time())
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(current, default=str))
+        tmp.replace(path)
 
 
 class StatusListener(StreamingQueryListener):
