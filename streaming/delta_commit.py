@@ -93,13 +93,14 @@ class DeltaTarget:
     def append(self, rows: pa.Table, app_id: str, version: int) -> bool:
         """Appends `rows` as the app transaction `(app_id, version)`; False when the table
         already holds that transaction or a later one of the same app (a replay), so nothing
-        is written twice. An empty `rows` commits nothing but is not an error."""
+        is written twice. An empty `rows` commits nothing and does not even read the log (most
+        batches have no quarantine rows)."""
+        if rows.num_rows == 0:
+            return True
         table = self.open()
         done = table.transaction_version(app_id) if table is not None else None
         if done is not None and done >= version:
             return False
-        if rows.num_rows == 0:
-            return True
         write_deltalake(table if table is not None else self.uri, rows, mode="append",
                         partition_by=[self.partition_by], storage_options=self.storage,
                         commit_properties=commit_properties(app_id, version))
@@ -117,11 +118,11 @@ class DeltaTarget:
         beside it; a commit it loses to an append is retried, not failed."""
         return self.existing().optimize.z_order([zorder_by], commit_properties=commit_properties())
 
-    def vacuum(self, retention_hours: float) -> list[str]:
+    def vacuum(self, retention_hours: int) -> list[str]:
         """Deletes the data files no version within `retention_hours` needs; returns them.
         Below Delta's default retention (7 days) the caller asks for it explicitly."""
         return self.existing().vacuum(
-            retention_hours=int(retention_hours), dry_run=False,
+            retention_hours=retention_hours, dry_run=False,
             enforce_retention_duration=retention_hours >= DEFAULT_RETENTION_HOURS,
             commit_properties=commit_properties())
 

@@ -184,6 +184,7 @@ def deduplicate(parsed: DataFrame, window: str) -> DataFrame:
 
 
 def _quarantine_columns() -> list[Column]:
+    """Quarantine's columns (QUARANTINE_COLUMNS), from a parsed record."""
     return [
         F.col("raw_record"),
         F.col("quarantine_reason").alias("reason"),
@@ -194,14 +195,6 @@ def _quarantine_columns() -> list[Column]:
         F.current_timestamp().alias("quarantined_at"),
         F.current_date().alias("quarantine_date"),
     ]
-
-
-def bronze_rows(batch: DataFrame) -> DataFrame:
-    return batch.filter(F.col("quarantine_reason").isNull()).select(*BRONZE_COLUMNS)
-
-
-def quarantine_rows(batch: DataFrame) -> DataFrame:
-    return batch.filter(F.col("quarantine_reason").isNotNull()).select(*_quarantine_columns())
 
 
 def sink_rows(batch: DataFrame) -> DataFrame:

@@ -12,10 +12,10 @@ from pyspark.sql import functions as F
 from streaming.transforms import (
     BRONZE_COLUMNS,
     QUARANTINE_COLUMNS,
-    bronze_rows,
     deduplicate,
     parse_records,
-    quarantine_rows,
+    sink_rows,
+    unnest,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
@@ -44,17 +44,22 @@ def parsed(spark, payloads: list[bytes]):
     return parse_records(source_rows(spark, payloads))
 
 
+def sink_tables(batch) -> tuple[list[dict], list[dict]]:
+    """The bronze and quarantine rows of a batch, as the job's sink hands them to Delta."""
+    rows = sink_rows(batch).toArrow()
+    return unnest(rows, "bronze").to_pylist(), unnest(rows, "quarantine").to_pylist()
+
+
 def test_valid_record_becomes_a_typed_bronze_row(spark):
     good = record()
-    batch = parsed(spark, [orjson.dumps(good)])
-    [row] = bronze_rows(batch).collect()
-    assert tuple(row.asDict()) == BRONZE_COLUMNS
-    assert row.event_id == good["event_id"]
-    assert row.event_time == datetime(2026, 11, 24, 22, 59, 59, 500000)
-    assert row.event_date == date(2026, 11, 24)
-    assert row.properties == {"price": "9.5"} and row.element.id == "buy"
-    assert row.kinesis_sequence_number == "49000"
-    assert quarantine_rows(batch).count() == 0
+    [row], quarantined = sink_tables(parsed(spark, [orjson.dumps(good)]))
+    assert tuple(row) == BRONZE_COLUMNS
+    assert row["event_id"] == good["event_id"]
+    assert row["event_time"] == datetime(2026, 11, 24, 22, 59, 59, 500000, tzinfo=UTC)
+    assert row["event_date"] == date(2026, 11, 24)
+    assert dict(row["properties"]) == {"price": "9.5"} and row["element"]["id"] == "buy"
+    assert row["kinesis_sequence_number"] == "49000"
+    assert quarantined == []
 
 
 @pytest.mark.parametrize(
@@ -74,17 +79,16 @@ def test_valid_record_becomes_a_typed_bronze_row(spark):
     ],
 )
 def test_invalid_records_are_quarantined_with_raw_record_and_reason(spark, payload, reason):
-    batch = parsed(spark, [payload])
-    assert bronze_rows(batch).count() == 0
-    [row] = quarantine_rows(batch).collect()
-    assert tuple(row.asDict()) == QUARANTINE_COLUMNS
-    assert row.reason == reason and row.raw_record == payload.decode()
+    bronze, [row] = sink_tables(parsed(spark, [payload]))
+    assert bronze == []
+    assert tuple(row) == QUARANTINE_COLUMNS
+    assert row["reason"] == reason and row["raw_record"] == payload.decode()
 
 
 def test_every_broken_rule_is_listed_in_one_reason(spark):
     payload = orjson.dumps({"event_id": "x", "event_type": "hover", "anonymous_id": "a"})
-    [row] = quarantine_rows(parsed(spark, [payload])).collect()
-    assert row.reason.split("; ") == [
+    _, [row] = sink_tables(parsed(spark, [payload]))
+    assert row["reason"].split("; ") == [
         "event_id: required UUID", "event_type: not a v1 event type",
         "event_time: required ISO-8601 timestamp with zone",
         "session_id: required, 1-128 chars",
