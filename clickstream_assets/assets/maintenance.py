@@ -10,6 +10,7 @@ delta-rs compacted 44 files in 0.26 s where delta-spark's VACUUM alone took ~25 
 """
 
 from dagster import AssetExecutionContext, AssetKey, Config, Failure, MaterializeResult, asset
+from deltalake import DeltaTable
 from pyarrow import fs
 
 from clickstream_assets.assets.ingestion import BRONZE, OWNER
@@ -19,13 +20,17 @@ from streaming.delta_commit import DEFAULT_RETENTION_HOURS, DeltaTarget, TableMi
 ZORDER_COLUMN = "anonymous_id"
 
 
-def snapshot_files(target: DeltaTarget) -> tuple[int, int]:
-    """Files and bytes of the current snapshot (what a query reads)."""
+def existing(target: DeltaTarget) -> DeltaTable:
+    """The table, or a run failure that says it has not been written yet."""
     try:
-        table = target.existing()
+        return target.existing()
     except TableMissing as exc:
         raise Failure(str(exc)) from None
-    actions = table.get_add_actions(flatten=True)
+
+
+def snapshot_files(target: DeltaTarget) -> tuple[int, int]:
+    """Files and bytes of the current snapshot (what a query reads)."""
+    actions = existing(target).get_add_actions(flatten=True)
     sizes = actions.column("size_bytes").to_pylist()
     return len(sizes), sum(sizes)
 
@@ -76,7 +81,7 @@ def bronze_vacuum(context: AssetExecutionContext, config: VacuumConfig,
     if config.retention_hours < 0:
         raise Failure(f"retention_hours must be >= 0, not {config.retention_hours}")
     bronze = lake.bronze()
-    snapshot_files(bronze)
+    existing(bronze)
     files_before, bytes_before = stored_files(uri)
     deleted = bronze.vacuum(config.retention_hours)
     files_after, bytes_after = stored_files(uri)
