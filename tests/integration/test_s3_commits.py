@@ -35,7 +35,7 @@ import pytest
 from botocore.exceptions import ClientError
 from deltalake import DeltaTable
 
-from streaming.delta_commit import bronze_target, storage_options
+from streaming.delta_commit import MAX_COMMIT_RETRIES, bronze_target, storage_options
 from streaming.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +44,12 @@ BATCHES = 15
 ROWS = 20
 REPLAYED = 7  # each writer sends this batch a second time; the second must be skipped
 MAINTENANCE_ROUNDS = (2, 8)  # at least, at most (it stops once the writers are done)
+# Every commit a run can make: the create, the appends, and per maintenance round an OPTIMIZE
+# and VACUUM's start and end. Each race a commit loses is a version another writer won, so
+# with fewer commits than the retry budget no writer can run out of retries, whatever the
+# interleaving.
+MOST_COMMITS = 1 + WRITERS * BATCHES + MAINTENANCE_ROUNDS[1] * 3
+assert MOST_COMMITS < MAX_COMMIT_RETRIES, "the run commits more than a writer may retry"
 LOG_PUT = re.compile(r'"PUT /(?P<key>\S+/_delta_log/(?P<version>\d{20})\.json) \S+" (?P<status>\d{3})'
                      r'(?P<rest>.*)$')
 
@@ -232,6 +238,7 @@ def test_concurrent_appends_optimize_and_vacuum_on_s3(s3, tmp_path):
 
     # The log: versions 0..latest, no gap, none overwritten (see the puts below).
     latest = table.version()
+    assert latest + 1 <= MOST_COMMITS
     assert log_versions(settings, s3) == list(range(latest + 1))
     for i in range(WRITERS):
         assert table.transaction_version(f"writer-{i}") == BATCHES - 1
