@@ -10,14 +10,18 @@ import warnings
 
 from dagster import AssetSpec, BetaWarning, Definitions, PreviewWarning
 
-from clickstream_assets.assets import catalog, ingestion, maintenance, modeled, reports
-from clickstream_assets.checks.bronze import (
+from clickstream_assets.defs.lake import assets as modeled
+from clickstream_assets.defs.lake import maintenance
+from clickstream_assets.defs.lake.checks import gold_quality, silver_quality
+from clickstream_assets.defs.lakesql import assets as catalog
+from clickstream_assets.defs.reports import assets as reports
+from clickstream_assets.defs.stream import assets as ingestion
+from clickstream_assets.defs.stream.checks import (
     BRONZE_FRESHNESS,
     bronze_quality,
     bronze_quality_job,
     bronze_quality_schedule,
 )
-from clickstream_assets.checks.modeled import gold_quality, silver_quality
 from clickstream_assets.jobs import (
     catch_up_job,
     modeled_job,

@@ -1,15 +1,15 @@
 """Table schemas and column lineage as asset metadata, so the UI shows where a column comes from.
 
-Schemas are declared next to the code that produces the columns (`streaming.transforms`,
-`streaming.modeling`); this module only turns them into Dagster's metadata types.
+Schemas are declared next to the code that produces the columns (`streaming.stream.transforms`,
+`streaming.lake.modeling`); this module only turns them into Dagster's metadata types.
 """
 
 from __future__ import annotations
 
 from dagster import AssetKey, TableColumn, TableColumnDep, TableColumnLineage, TableSchema
 
-from streaming.modeling import FUNNEL_COLUMNS, FUNNEL_STEPS, PAGE_KPI_COLUMNS, SESSION_COLUMNS
-from streaming.transforms import BRONZE_COLUMNS, QUARANTINE_COLUMNS
+from streaming.lake.modeling import FUNNEL_COLUMNS, FUNNEL_STEPS, PAGE_KPI_COLUMNS, SESSION_COLUMNS
+from streaming.stream.transforms import BRONZE_COLUMNS, QUARANTINE_COLUMNS
 
 TYPES = {
     "event_time": "timestamp", "received_at": "timestamp", "kinesis_arrival_time": "timestamp",

@@ -21,15 +21,15 @@ from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 from pyspark.sql import SparkSession
 
-from streaming.backlog import Backlog, committed_batch, committed_positions, measure
-from streaming.delta_commit import DeltaTarget, bronze_target
-from streaming.job import EXIT_CHECKPOINT_BUSY, process_alive, read_status
 from streaming.kinesis import kinesis_client, list_shard_ids
+from streaming.lake.delta import DeltaTarget, bronze_target
 from streaming.lakesql.catalog import Catalog, catalog_uri
 from streaming.lakesql.engine import AthenaEngine, EmbeddedEngine
-from streaming.local_stack import LocalStack
+from streaming.local.stack import LocalStack
 from streaming.reports.render import reports_dir, reports_url, write_page
 from streaming.settings import Settings, load_settings
+from streaming.stream.backlog import Backlog, committed_batch, committed_positions, measure
+from streaming.stream.job import EXIT_CHECKPOINT_BUSY, process_alive, read_status
 
 
 class ClickstreamSettings(ConfigurableResource):
@@ -102,7 +102,7 @@ class LakeResource(ConfigurableResource):
         return self.config.settings().quarantine_uri
 
     def bronze(self) -> DeltaTarget:
-        """Bronze as the one commit path writes it (streaming/delta_commit.py)."""
+        """Bronze as the one commit path writes it (streaming/lake/delta.py)."""
         return bronze_target(self.config.settings())
 
     def committed_positions(self) -> dict[str, str | None]:
@@ -159,7 +159,7 @@ class StreamJobResource(ConfigurableResource):
         log_path = stack.log_dir / "catch-up.log"
         stack.log_dir.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as out:
-            code = subprocess.call([sys.executable, "-m", "streaming.job", "--trigger",
+            code = subprocess.call([sys.executable, "-m", "streaming.stream.job", "--trigger",
                                     "available-now"], stdout=out, stderr=subprocess.STDOUT,
                                    env=stack.child_env(), cwd=Path(__file__).resolve().parent.parent)
         if code == EXIT_CHECKPOINT_BUSY:
@@ -197,7 +197,7 @@ class SparkResource(ConfigurableResource):
             if self.spark_remote:
                 self._session = SparkSession.builder.remote(self.spark_remote).getOrCreate()
             else:
-                from streaming.spark import build_spark
+                from streaming.stream.spark import build_spark
 
                 self._session = build_spark(self.config.settings(), "clickstream-dagster")
         return self._session

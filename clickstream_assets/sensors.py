@@ -20,12 +20,12 @@ from dagster import (
     sensor,
 )
 
-from clickstream_assets.assets.ingestion import BRONZE, QUARANTINE, REASON_TAG
-from clickstream_assets.assets.modeled import SESSIONS
+from clickstream_assets.defs.lake.assets import SESSIONS
+from clickstream_assets.defs.stream.assets import BRONZE, QUARANTINE, REASON_TAG
 from clickstream_assets.jobs import catch_up_job, modeled_job
 from clickstream_assets.partitions import daily
 from clickstream_assets.resources import KinesisResource, LakeResource, StreamJobResource
-from streaming.lake import Commit, commits_since, latest_version
+from streaming.lake.read import Commit, commits_since, latest_version
 
 LAG_THRESHOLD_SECONDS = float(os.environ.get("CLICKSTREAM_LAG_THRESHOLD_SECONDS", "60"))
 LATE_SCAN_COMMITS = 500

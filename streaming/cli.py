@@ -12,7 +12,7 @@ from streaming.settings import load_settings
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from streaming.demo import run_demo
+    from streaming.tools.demo import run_demo
 
     if args.events < 1:
         raise SystemExit("--events must be at least 1")
@@ -22,9 +22,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _stack(_: argparse.Namespace) -> int:
     """Starts the stack, then supervises it: a part that exits is restarted (see
-    `streaming.local_stack.Supervisor`); Ctrl-C or SIGTERM stops every part, the job first
+    `streaming.local.stack.Supervisor`); Ctrl-C or SIGTERM stops every part, the job first
     and Kinesis last, and exits 0; a part that keeps dying stops the stack and exits 1."""
-    from streaming.local_stack import LocalStack, PartKeepsDying
+    from streaming.local.stack import LocalStack, PartKeepsDying
 
     def say(message: str) -> None:
         print(message, flush=True)
@@ -67,20 +67,20 @@ def _stack(_: argparse.Namespace) -> int:
 
 
 def _job(args: argparse.Namespace) -> int:
-    from streaming.job import main as job_main
+    from streaming.stream.job import main as job_main
 
     return job_main(["--trigger", args.trigger])
 
 
 def _gateway(_: argparse.Namespace) -> int:
-    from streaming.gateway import serve
+    from streaming.local.gateway import serve
 
     serve()
     return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from streaming.bench.command import headline, run_bench
+    from streaming.tools.bench.command import headline, run_bench
 
     if args.rate <= 0 or args.duration <= 0 or args.events < 1 or args.rows < 1:
         raise SystemExit("--rate, --duration, --events and --rows must be positive")
@@ -104,7 +104,7 @@ def _sql(args: argparse.Namespace) -> int:
 
 
 def _faults(args: argparse.Namespace) -> int:
-    from streaming.faults.run import Plan, headline, run_faults
+    from streaming.tools.faults.run import Plan, headline, run_faults
 
     if args.events < 1 or args.rate <= 0:
         raise SystemExit("--events and --rate must be positive")
@@ -119,7 +119,7 @@ def _faults(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
-    from streaming.restore import main as restore_main
+    from streaming.lake.restore import main as restore_main
 
     return restore_main(load_settings(), args)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from streaming.local_stack import LocalStack, stop_process
+from streaming.local.stack import LocalStack, stop_process
 from streaming.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +43,7 @@ def isolated_settings(home: Path, **overrides) -> Settings:
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
     """One local Delta-enabled Spark session for the tests that run Spark in-process."""
-    from streaming.spark import build_spark
+    from streaming.stream.spark import build_spark
 
     session = build_spark(isolated_settings(tmp_path_factory.mktemp("spark")), "clickstream-tests")
     yield session
@@ -81,7 +81,7 @@ def stack(stack_settings) -> LocalStack:
 class S3Server:
     url: str  # the endpoint, what CLICKSTREAM_S3_ENDPOINT would be set to
     bucket: str
-    log: Path  # one line per request, conditional puts marked (streaming/s3_server.py)
+    log: Path  # one line per request, conditional puts marked (streaming/local/s3_server.py)
 
 
 # What a deployment's credential chain would provide; the server accepts any keys. A session
@@ -98,7 +98,7 @@ def s3(tmp_path_factory) -> S3Server:
     Tests share the bucket, each under a prefix of its own."""
     import boto3
 
-    from streaming.s3_server import endpoint_url, start_s3_server
+    from streaming.local.s3_server import endpoint_url, start_s3_server
 
     log = tmp_path_factory.mktemp("s3") / "s3.log"
     saved = {name: os.environ.get(name) for name in S3_TEST_CREDENTIALS}

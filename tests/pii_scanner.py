@@ -1,6 +1,6 @@
 """An independent PII scanner for stored data: what a security review would run over a table.
 
-Written apart from `streaming.pii` on purpose (other patterns, other code), so a gap in the
+Written apart from `streaming.ingest.pii` on purpose (other patterns, other code), so a gap in the
 handler's redaction is not mirrored by the same gap here. It looks at every string,
 percent-decoded as a URL would be, for e-mail addresses, IPv4/IPv6 addresses and Luhn-valid
 card numbers as the networks issue them: 14-19 digits with any first digit, or 13 starting

@@ -1,5 +1,5 @@
-# The clickstream lakehouse on AWS: browser tracker -> HTTP API -> Lambda (streaming.handler)
-# -> Kinesis -> Glue 6.0 streaming job (streaming/job.py) -> Delta tables on S3 -> Glue Data
+# The clickstream lakehouse on AWS: browser tracker -> HTTP API -> Lambda (streaming.ingest.handler)
+# -> Kinesis -> Glue 6.0 streaming job (streaming/stream/job.py) -> Delta tables on S3 -> Glue Data
 # Catalog -> Athena, with alarms, a dashboard, a private VPC and customer-managed KMS keys.
 # The Lambda and Glue artifacts come from `python infra/package_artifacts.py` (see infra/README.md).
 
@@ -21,8 +21,8 @@ locals {
   name        = "${var.project}-${var.environment}"
   lambda_name = "${local.name}-ingest"
   glue_job    = "${local.name}-stream-job"
-  # streaming/handler.py answers on EVENTS_PATH and on the Segment tracking API's paths
-  # (streaming/segment.py's PATHS, which tests/unit/test_terraform.py holds this list to); the
+  # streaming/ingest/handler.py answers on EVENTS_PATH and on the Segment tracking API's paths
+  # (streaming/ingest/segment.py's PATHS, which tests/unit/test_terraform.py holds this list to); the
   # API routes exactly these to the function, and the events_url output uses events_path.
   events_path = "/v1/events"
   segment_paths = [
@@ -100,7 +100,7 @@ module "iam" {
   security_group_ids   = [module.lambda.security_group_id, module.glue_job.security_group_id]
   glue_database_name   = module.catalog.database_name
   glue_connection_name = "${local.glue_job}-network"
-  # GetSecretValue on this one secret only (streaming/auth.py reads it once per container).
+  # GetSecretValue on this one secret only (streaming/ingest/auth.py reads it once per container).
   write_keys_secret_arn = aws_secretsmanager_secret.write_keys.arn
 }
 
@@ -124,7 +124,7 @@ resource "aws_secretsmanager_secret_version" "ip_hash_salt" {
   secret_string = random_password.ip_hash_salt.result
 }
 
-# The sites' write keys (streaming/auth.py): a JSON object {"site": "key"} or
+# The sites' write keys (streaming/ingest/auth.py): a JSON object {"site": "key"} or
 # {"site": ["key", "next-key"]}. Terraform creates the secret only, never a value: the operator
 # puts the first value (infra/README.md, "Write keys"), so keys stay out of tfvars, plans and
 # Terraform state, and rotating them needs no apply. Until a value exists the Lambda refuses to
@@ -182,7 +182,7 @@ module "glue_job" {
   name              = local.glue_job
   connection_name   = "${local.glue_job}-network"
   role_arn          = module.iam.glue_role_arn
-  script_path       = "${local.repo_root}/streaming/job.py"
+  script_path       = "${local.repo_root}/streaming/stream/job.py"
   package_zip_path  = "${local.build_dir}/streaming-glue.zip"
   wheels_dir        = "${local.build_dir}/glue-wheels"
   scripts_bucket    = module.storage.bucket_names["scripts"]

@@ -111,7 +111,7 @@ variable "allowed_origins" {
   description = "Exact origins (scheme://host[:port], lower case) whose pages may post events: the API's CORS origins and the handler's CLICKSTREAM_ALLOWED_ORIGINS; [] admits no browser."
   type        = list(string)
   # No wildcards: API Gateway cannot express the handler's host:* form, and "*" is refused by
-  # streaming/cors.py; list every origin (and port) that embeds the tracker.
+  # streaming/ingest/cors.py; list every origin (and port) that embeds the tracker.
   validation {
     condition     = alltrue([for origin in var.allowed_origins : can(regex("^https?://[a-z0-9.-]+(:[0-9]{1,5})?$", origin))])
     error_message = "allowed_origins: exact origins only, scheme://host[:port] in lower case, without path, trailing slash or wildcard."

@@ -26,7 +26,7 @@ from streaming.reports.render import CHART_JS, STATIC_DIR, esc, page, reports_di
 from streaming.settings import Settings
 
 INDEX_LIMIT = 200
-# Where `./clickstream demo --ui` (streaming.dagster_ui.DAGSTER_PORT) and the README's
+# Where `./clickstream demo --ui` (streaming.local.dagster_ui.DAGSTER_PORT) and the README's
 # `dagster dev` serve the UI; not imported from there, since that module pulls in Spark.
 DAGSTER_URL = "http://127.0.0.1:3000"
 

@@ -27,14 +27,14 @@ from dagster import (
 )
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from clickstream_assets.assets.catalog import catalog_job, sql_catalog
-from clickstream_assets.assets.ingestion import BRONZE, bronze_catch_up
-from clickstream_assets.assets.modeled import gold_funnel, gold_page_kpis, silver_sessions
-from clickstream_assets.assets.reports import kpi_dashboard, kpi_dashboard_job
-from clickstream_assets.checks.bronze import bronze_quality, bronze_quality_job
-from clickstream_assets.checks.modeled import gold_quality, silver_quality
+from clickstream_assets.defs.lake.assets import gold_funnel, gold_page_kpis, silver_sessions
+from clickstream_assets.defs.lake.checks import gold_quality, silver_quality
+from clickstream_assets.defs.lakesql.assets import catalog_job, sql_catalog
+from clickstream_assets.defs.reports.assets import kpi_dashboard, kpi_dashboard_job
+from clickstream_assets.defs.stream.assets import BRONZE, bronze_catch_up
+from clickstream_assets.defs.stream.checks import bronze_quality, bronze_quality_job
 from clickstream_assets.resources import build_resources
-from streaming.local_stack import LocalStack, port_open, stop_process, wait_for
+from streaming.local.stack import LocalStack, port_open, stop_process, wait_for
 from tests.conftest import free_port, isolated_settings
 from tests.e2e.test_website import CHROMIUM, LAUNCH_ARGS
 from tests.integration.test_quality_volume import INSTANTS, as_of, week_with_a_planted_drop

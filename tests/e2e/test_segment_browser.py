@@ -16,7 +16,7 @@ import orjson
 import pytest
 from playwright.sync_api import Route
 
-from streaming.segment import event_id
+from streaming.ingest.segment import event_id
 from streaming.settings import DEV_WRITE_KEY
 from tests.e2e.test_website import bronze_rows, browser  # noqa: F401  (the Chromium fixture)
 

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from streaming.bench.command import headline, run_bench
-from streaming.bench.costs import Workload, monthly_cost
-from streaming.lake import read_columns
+from streaming.lake.read import read_columns
+from streaming.tools.bench.command import headline, run_bench
+from streaming.tools.bench.costs import Workload, monthly_cost
 from tests.conftest import isolated_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.bench]

@@ -10,11 +10,11 @@ from dataclasses import replace
 
 import pytest
 
-from streaming.bench.runs import enriched_records
-from streaming.job import PROGRESS_LOG
 from streaming.kinesis import kinesis_client, put_records
-from streaming.lake import read_columns
-from streaming.local_stack import LocalStack
+from streaming.lake.read import read_columns
+from streaming.local.stack import LocalStack
+from streaming.stream.job import PROGRESS_LOG
+from streaming.tools.bench.runs import enriched_records
 from tests.conftest import isolated_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]

@@ -3,8 +3,8 @@
 import httpx
 import pytest
 
-from streaming.dagster_ui import start_dagster
-from streaming.local_stack import LocalStack, stop_process
+from streaming.local.dagster_ui import start_dagster
+from streaming.local.stack import LocalStack, stop_process
 from tests.conftest import free_port, isolated_settings
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ and a client process retrying like the tracker.
 
 import pytest
 
-from streaming.faults.run import FaultRun, Plan, headline
+from streaming.tools.faults.run import FaultRun, Plan, headline
 from tests.conftest import isolated_settings
 
 pytestmark = pytest.mark.slow

@@ -32,26 +32,26 @@ import pytest
 from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_context, materialize
 from deltalake import DeltaTable
 
-from clickstream_assets.assets.modeled import silver_sessions
+from clickstream_assets.defs.lake.assets import silver_sessions
 from clickstream_assets.partitions import daily
 from clickstream_assets.resources import build_resources
 from clickstream_assets.sensors import late_data_sensor
-from streaming.auth import basic_authorization
-from streaming.faults.client import Ledger, deliver
-from streaming.faults.inject import bad_records, inject
-from streaming.faults.proxy import KinesisProxy
-from streaming.faults.verify import (
+from streaming.ingest.auth import basic_authorization
+from streaming.kinesis import ensure_stream, kinesis_client
+from streaming.local.stack import LocalStack
+from streaming.settings import DEV_WRITE_KEY
+from streaming.stream.job import read_status
+from streaming.tools.faults.client import Ledger, deliver
+from streaming.tools.faults.inject import bad_records, inject
+from streaming.tools.faults.proxy import KinesisProxy
+from streaming.tools.faults.verify import (
     bronze_counts,
     quarantined,
     stream_census,
     wait_for_bronze,
     wait_for_quarantine,
 )
-from streaming.job import read_status
-from streaming.kinesis import ensure_stream, kinesis_client
-from streaming.local_stack import LocalStack
-from streaming.settings import DEV_WRITE_KEY
-from streaming.traffic import USER_AGENTS, Flush
+from streaming.tools.traffic import USER_AGENTS, Flush
 from tests.conftest import free_port, isolated_settings
 
 pytestmark = pytest.mark.slow

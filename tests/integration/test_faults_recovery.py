@@ -16,13 +16,13 @@ import orjson
 import pytest
 from dagster import DagsterInstance, Definitions, RunRequest, SkipReason, build_sensor_context
 
-from clickstream_assets.assets.ingestion import bronze_catch_up, kinesis_stream
+from clickstream_assets.defs.stream.assets import bronze_catch_up, kinesis_stream
 from clickstream_assets.jobs import catch_up_job
 from clickstream_assets.resources import build_resources
 from clickstream_assets.sensors import stream_lag_sensor
-from streaming.job import checkpoint_lock, read_status
 from streaming.kinesis import ensure_stream, kinesis_client, put_records
-from streaming.local_stack import LocalStack, kill_process
+from streaming.local.stack import LocalStack, kill_process
+from streaming.stream.job import checkpoint_lock, read_status
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ def tick(instance, settings):
 
 def test_a_starting_job_is_not_taken_for_a_dead_one(backlog):
     stack = LocalStack(backlog)
-    process = subprocess.Popen([sys.executable, "-m", "streaming.job"], env=stack.child_env(),
+    process = subprocess.Popen([sys.executable, "-m", "streaming.stream.job"], env=stack.child_env(),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     try:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from streaming.local_stack import LocalStack
-from streaming.openapi import SEGMENT_TAG
+from streaming.ingest.openapi import SEGMENT_TAG
+from streaming.local.stack import LocalStack
 from streaming.settings import DEV_WRITE_KEY
 from tests.conftest import free_port
 

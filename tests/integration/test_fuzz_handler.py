@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streaming import handler
-from streaming.auth import basic_authorization
+from streaming.ingest import handler
+from streaming.ingest.auth import basic_authorization
 from streaming.settings import DEV_WRITE_KEY
 from tests.integration.test_handler import stream_records
 from tests.pii_scanner import scan_rows

@@ -15,11 +15,11 @@ import httpx
 import orjson
 import pytest
 
-from streaming import handler
-from streaming.auth import basic_authorization
+from streaming.ingest import handler
+from streaming.ingest.auth import basic_authorization
+from streaming.ingest.openapi import openapi_document
 from streaming.kinesis import kinesis_client, list_shard_ids, put_records
-from streaming.local_stack import LocalStack
-from streaming.openapi import openapi_document
+from streaming.local.stack import LocalStack
 from streaming.settings import DEV_WRITE_KEY
 from tests.conftest import free_port
 from tests.pii_scanner import scan_rows

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from streaming.kinesis import ensure_stream, kinesis_client, put_records
-from streaming.kinesis_source import ARROW_SCHEMA, KinesisStreamReader
+from streaming.stream.source import ARROW_SCHEMA, KinesisStreamReader
 
 pytestmark = pytest.mark.slow
 

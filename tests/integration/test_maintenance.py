@@ -12,11 +12,11 @@ import pytest
 from dagster import materialize
 from pyspark.sql import functions as F
 
-from clickstream_assets.assets.maintenance import bronze_optimize, bronze_vacuum, snapshot_files
+from clickstream_assets.defs.lake.maintenance import bronze_optimize, bronze_vacuum, snapshot_files
 from clickstream_assets.resources import build_resources
-from streaming.auth import basic_authorization
-from streaming.delta_commit import bronze_target
-from streaming.lake import read_columns
+from streaming.ingest.auth import basic_authorization
+from streaming.lake.delta import bronze_target
+from streaming.lake.read import read_columns
 from streaming.settings import DEV_WRITE_KEY
 from tests.conftest import isolated_settings
 

@@ -15,7 +15,7 @@ import pytest
 from deltalake import DeltaTable
 
 from streaming.kinesis import kinesis_client, put_records
-from streaming.lake import read_columns
+from streaming.lake.read import read_columns
 from streaming.settings import DEV_WRITE_KEY
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]

@@ -21,10 +21,10 @@ from dagster import (
     materialize,
 )
 
-from clickstream_assets.assets.catalog import sql_catalog
-from clickstream_assets.assets.modeled import gold_funnel, gold_page_kpis, silver_sessions
-from clickstream_assets.assets.reports import kpi_dashboard, kpi_dashboard_schedule
-from clickstream_assets.checks.modeled import gold_quality, silver_quality
+from clickstream_assets.defs.lake.assets import gold_funnel, gold_page_kpis, silver_sessions
+from clickstream_assets.defs.lake.checks import gold_quality, silver_quality
+from clickstream_assets.defs.lakesql.assets import sql_catalog
+from clickstream_assets.defs.reports.assets import kpi_dashboard, kpi_dashboard_schedule
 from clickstream_assets.resources import build_resources
 from streaming.settings import load_settings
 from tests.integration.test_sql_views import D1, at, bronze_event, known_events, write_known_lake

@@ -21,14 +21,14 @@ from dagster import (
     define_asset_job,
 )
 
-from clickstream_assets.assets.ingestion import BRONZE, QUARANTINE, bronze_catch_up
-from clickstream_assets.assets.modeled import gold_funnel, gold_page_kpis, silver_sessions
-from clickstream_assets.checks.bronze import bronze_quality, bronze_quality_job
-from clickstream_assets.checks.modeled import gold_quality, silver_quality
+from clickstream_assets.defs.lake.assets import gold_funnel, gold_page_kpis, silver_sessions
+from clickstream_assets.defs.lake.checks import gold_quality, silver_quality
+from clickstream_assets.defs.stream.assets import BRONZE, QUARANTINE, bronze_catch_up
+from clickstream_assets.defs.stream.checks import bronze_quality, bronze_quality_job
 from clickstream_assets.resources import build_resources
-from streaming.modeling import FUNNEL_COLUMNS, PAGE_KPI_COLUMNS, SESSION_COLUMNS
+from streaming.lake.modeling import FUNNEL_COLUMNS, PAGE_KPI_COLUMNS, SESSION_COLUMNS
 from streaming.settings import load_settings
-from streaming.transforms import QUARANTINE_COLUMNS
+from streaming.stream.transforms import QUARANTINE_COLUMNS
 from tests.integration.test_quality_volume import INSTANTS, as_of
 from tests.integration.test_sql_views import (
     D1,

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from dagster import AssetCheckSeverity, DagsterInstance, Definitions
 
-from clickstream_assets.assets.ingestion import BRONZE, bronze_catch_up
-from clickstream_assets.checks.bronze import bronze_quality, bronze_quality_job
+from clickstream_assets.defs.stream.assets import BRONZE, bronze_catch_up
+from clickstream_assets.defs.stream.checks import bronze_quality, bronze_quality_job
 from clickstream_assets.resources import build_resources
 from streaming.reports.volume import (
     DISPERSION_HOURS,
@@ -29,7 +29,7 @@ from streaming.reports.volume import (
     score_hours,
 )
 from streaming.settings import load_settings
-from streaming.transforms import BRONZE_COLUMNS
+from streaming.stream.transforms import BRONZE_COLUMNS
 from tests.integration.test_sql_views import bronze_event, known_events, write_table
 
 HOUR = timedelta(hours=1)

@@ -16,10 +16,10 @@ from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
 from streaming.cli import main as cli
-from streaming.faults.verify import bronze_counts, wait_for_bronze
-from streaming.handler import ingest
+from streaming.ingest.handler import ingest
 from streaming.kinesis import ensure_stream, kinesis_client
-from streaming.local_stack import LocalStack, stop_process
+from streaming.local.stack import LocalStack, stop_process
+from streaming.tools.faults.verify import bronze_counts, wait_for_bronze
 from tests.conftest import isolated_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]

@@ -1,7 +1,7 @@
 """Bronze on S3 with several writers at once (issue 16, item 4): the lake's own S3 commit path
-(`streaming.delta_commit`, delta-rs with `storage_options(settings)` for an `s3://` lake and
+(`streaming.lake.delta`, delta-rs with `storage_options(settings)` for an `s3://` lake and
 CLICKSTREAM_S3_ENDPOINT) against a real S3-compatible server that honours
-`If-None-Match: *` atomically (moto, single-threaded: `streaming/s3_server.py`, the `s3`
+`If-None-Match: *` atomically (moto, single-threaded: `streaming/local/s3_server.py`, the `s3`
 fixture).
 
 Four writer processes append bronze batches as the stream job does (an app transaction per
@@ -35,7 +35,7 @@ import pytest
 from botocore.exceptions import ClientError
 from deltalake import DeltaTable
 
-from streaming.delta_commit import MAX_COMMIT_RETRIES, bronze_target, storage_options
+from streaming.lake.delta import MAX_COMMIT_RETRIES, bronze_target, storage_options
 from streaming.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,7 +183,7 @@ def log_puts(s3, settings: Settings) -> list[dict]:
 
 @pytest.mark.slow
 def test_concurrent_appends_optimize_and_vacuum_on_s3(s3, tmp_path):
-    from streaming.transforms import BRONZE_COLUMNS
+    from streaming.stream.transforms import BRONZE_COLUMNS
     from tests.integration.test_sql_views import arrow_schema
 
     started = time.monotonic()
@@ -217,7 +217,7 @@ def test_concurrent_appends_optimize_and_vacuum_on_s3(s3, tmp_path):
         stop.touch()
         results["maintenance"] = finish(processes["maintenance"], logs["maintenance"], 120)
     finally:
-        from streaming.local_stack import stop_process
+        from streaming.local.stack import stop_process
 
         for process in processes.values():
             stop_process(process, timeout=5)

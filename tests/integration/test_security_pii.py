@@ -18,9 +18,9 @@ import httpx
 import pytest
 from deltalake import DeltaTable
 
-from streaming.auth import basic_authorization
+from streaming.ingest.auth import basic_authorization
 from streaming.settings import DEV_WRITE_KEY
-from streaming.traffic import flushes, send
+from streaming.tools.traffic import flushes, send
 from tests.pii_scanner import scan_rows
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]

@@ -18,10 +18,10 @@ import httpx
 import orjson
 import pytest
 
-from streaming.auth import basic_authorization
-from streaming.enrich import user_agent_fields
-from streaming.local_stack import LocalStack
-from streaming.segment import MESSAGE_NAMESPACE
+from streaming.ingest.auth import basic_authorization
+from streaming.ingest.enrich import user_agent_fields
+from streaming.ingest.segment import MESSAGE_NAMESPACE
+from streaming.local.stack import LocalStack
 from streaming.settings import DEV_WRITE_KEY
 from tests.conftest import free_port
 from tests.integration.test_handler import stream_records

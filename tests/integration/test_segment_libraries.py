@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from streaming.segment import anonymous_id, event_id
+from streaming.ingest.segment import anonymous_id, event_id
 from streaming.settings import DEV_WRITE_KEY
 from tests.e2e.test_website import bronze_rows
 

@@ -21,10 +21,10 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from clickstream_assets.lineage import TYPES
+from streaming.lake.modeling import FUNNEL_COLUMNS, PAGE_KPI_COLUMNS, SESSION_COLUMNS
 from streaming.lakesql.engine import EmbeddedEngine, delta_dataset
 from streaming.lakesql.views import SqlError, load_views
-from streaming.modeling import FUNNEL_COLUMNS, PAGE_KPI_COLUMNS, SESSION_COLUMNS
-from streaming.transforms import BRONZE_COLUMNS, QUARANTINE_COLUMNS
+from streaming.stream.transforms import BRONZE_COLUMNS, QUARANTINE_COLUMNS
 
 D0, D1, D2 = date(2026, 11, 19), date(2026, 11, 20), date(2026, 11, 21)
 SITE = "https://shop.example.com"

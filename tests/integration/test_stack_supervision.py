@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from streaming.local_stack import (
+from streaming.local.stack import (
     LocalStack,
     Part,
     PartKeepsDying,
@@ -240,7 +240,7 @@ def test_the_stack_restarts_a_killed_job_and_gateway_and_loses_nothing(tmp_path)
         assert first["job"]["pid"] == local.job_status()["pid"]
 
         client = subprocess.Popen(
-            [sys.executable, "-m", "streaming.faults.client", "--url",
+            [sys.executable, "-m", "streaming.tools.faults.client", "--url",
              f"{settings.gateway_url}/v1/events", "--events", str(events), "--rate", "25",
              "--concurrency", "4", "--visitors", "50", "--bad-share", "0",
              "--give-up-after", "300", "--out", str(out)],

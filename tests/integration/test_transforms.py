@@ -9,7 +9,7 @@ import orjson
 import pytest
 from pyspark.sql import functions as F
 
-from streaming.transforms import (
+from streaming.stream.transforms import (
     BRONZE_COLUMNS,
     QUARANTINE_COLUMNS,
     deduplicate,
@@ -128,8 +128,8 @@ def test_a_replayed_batch_that_delta_already_holds_is_skipped_not_waited_on(spar
     nor double it."""
     import threading
 
-    from streaming.job import BatchWriter, ensure_tables
-    from streaming.lake import read_columns
+    from streaming.lake.read import read_columns
+    from streaming.stream.job import BatchWriter, ensure_tables
     from tests.conftest import isolated_settings
 
     settings = isolated_settings(tmp_path)

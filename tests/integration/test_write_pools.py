@@ -10,10 +10,10 @@ import sys
 import pytest
 from dagster import DagsterEventType, DagsterInstance, EventRecordsFilter
 
-from clickstream_assets.assets.modeled import silver_sessions, write_pool
-from streaming.dagster_ui import ROOT, write_instance_config
-from streaming.lake import commits_since
-from streaming.local_stack import LocalStack
+from clickstream_assets.defs.lake.assets import silver_sessions, write_pool
+from streaming.lake.read import commits_since
+from streaming.local.dagster_ui import ROOT, write_instance_config
+from streaming.local.stack import LocalStack
 from tests.conftest import isolated_settings
 from tests.integration.test_sql_views import D0, D1, write_known_lake
 

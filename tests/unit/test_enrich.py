@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streaming.enrich import (
+from streaming.ingest.enrich import (
     enrich,
     ip_hash,
     ip_network,

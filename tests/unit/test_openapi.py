@@ -25,17 +25,17 @@ from schemathesis.core import NotSet
 from schemathesis.core.transport import Response
 from schemathesis.specs.openapi import checks
 
-from streaming import segment
-from streaming.auth import basic_authorization, parse_write_keys
 from streaming.contract import (
     MAX_EVENTS_PER_REQUEST,
     RequestError,
     events_from_payload,
     validate_event,
 )
-from streaming.cors import OriginPolicy
-from streaming.handler import EVENTS_PATH, HttpRequest, Runtime, handle
-from streaming.openapi import RULES_BEYOND_THE_DOCUMENT, SEGMENT_TAG, openapi_document
+from streaming.ingest import segment
+from streaming.ingest.auth import basic_authorization, parse_write_keys
+from streaming.ingest.cors import OriginPolicy
+from streaming.ingest.handler import EVENTS_PATH, HttpRequest, Runtime, handle
+from streaming.ingest.openapi import RULES_BEYOND_THE_DOCUMENT, SEGMENT_TAG, openapi_document
 from streaming.settings import Settings
 
 DOCUMENT = openapi_document("http://127.0.0.1:9")

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from streaming.dagster_ui import DAGSTER_PORT
-from streaming.gateway import build_app
+from streaming.local.dagster_ui import DAGSTER_PORT
+from streaming.local.gateway import build_app
 from streaming.reports.app import DAGSTER_URL
 from tests.conftest import isolated_settings
 

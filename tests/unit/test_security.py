@@ -18,17 +18,17 @@ from botocore.stub import Stubber
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streaming import auth, pii
-from streaming.auth import (
+from streaming.contract import canonical_time, is_http_url, validate_event
+from streaming.ingest import auth, pii
+from streaming.ingest.auth import (
     basic_authorization,
     load_write_keys,
     parse_write_keys,
     presented_key,
 )
-from streaming.contract import canonical_time, is_http_url, validate_event
-from streaming.cors import OriginPolicy
-from streaming.enrich import clean_url, enrich, request_fields, user_agent_fields
-from streaming.ratelimit import RateLimiter, retry_after
+from streaming.ingest.cors import OriginPolicy
+from streaming.ingest.enrich import clean_url, enrich, request_fields, user_agent_fields
+from streaming.local.ratelimit import RateLimiter, retry_after
 from streaming.settings import Settings
 from tests.pii_scanner import find_pii, scan_rows
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from streaming.contract import validate_event
-from streaming.segment import (
+from streaming.ingest.segment import (
     MESSAGE_NAMESPACE,
     Rejected,
     is_route,

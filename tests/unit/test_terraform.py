@@ -429,7 +429,7 @@ def test_lambda_runs_the_projects_handler_with_its_settings() -> None:
     assert ref(environment["CLICKSTREAM_WRITE_KEYS_SECRET"]) == (
         "aws_secretsmanager_secret.write_keys.arn")
     assert ref(environment["CLICKSTREAM_ALLOWED_ORIGINS"]) == 'join(",", var.allowed_origins)'
-    # Exactly one source of write keys (streaming/auth.py refuses two), and the rate limiter is
+    # Exactly one source of write keys (streaming/ingest/auth.py refuses two), and the rate limiter is
     # the local gateway's: the API stage throttles on AWS.
     assert not {"CLICKSTREAM_WRITE_KEYS", "CLICKSTREAM_WRITE_KEYS_FILE",
                 "CLICKSTREAM_RATE_LIMIT_RPS", "CLICKSTREAM_RATE_LIMIT_BURST"} & set(environment)
@@ -443,10 +443,10 @@ def test_lambda_runs_the_projects_handler_with_its_settings() -> None:
 
 
 def test_api_routes_exactly_the_handlers_paths_to_the_lambda_with_throttling() -> None:
-    """Every path the handler serves (/v1/events and streaming/segment.py's PATHS) has a POST
+    """Every path the handler serves (/v1/events and streaming/ingest/segment.py's PATHS) has a POST
     route to the function and a permission to invoke it, and no other path has either."""
-    handler = importlib.import_module("streaming.handler")
-    segment = importlib.import_module("streaming.segment")
+    handler = importlib.import_module("streaming.ingest.handler")
+    segment = importlib.import_module("streaming.ingest.segment")
     assert root().locals["events_path"] == handler.EVENTS_PATH
     segment_paths = root().locals["segment_paths"]
     assert len(segment_paths) == len(set(segment_paths))
@@ -477,8 +477,8 @@ def test_the_events_route_and_its_permission_keep_their_state() -> None:
     them over and the permission keeps its statement id, so an apply adds the Segment routes
     without replacing the live one. Statement ids (title(basename(path)), as Terraform computes
     them) must also be unique and of the characters Lambda allows."""
-    handler = importlib.import_module("streaming.handler")
-    segment = importlib.import_module("streaming.segment")
+    handler = importlib.import_module("streaming.ingest.handler")
+    segment = importlib.import_module("streaming.ingest.segment")
     api = child("api")
     moved = [(ref(block["from"]), ref(block["to"])) for block in parse(api.path / "main.tf")["moved"]]
     key = f'["{handler.EVENTS_PATH}"]'
@@ -530,7 +530,7 @@ def test_lambda_may_read_exactly_the_write_keys_secret_and_decrypt_it() -> None:
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_allowed_origins_are_exact_and_feed_both_the_api_and_the_handler(environment: str) -> None:
-    cors = importlib.import_module("streaming.cors")
+    cors = importlib.import_module("streaming.ingest.cors")
     origins = tfvars(environment)["allowed_origins"]
     assert isinstance(origins, list) and origins, environment
     # API Gateway knows exact origins (or "*"), the handler also host:*; only exact ones serve both.
@@ -553,10 +553,10 @@ def test_outputs_feed_the_website_template_and_operators() -> None:
             "scripts_bucket", "athena_results_bucket", "glue_job_name"} <= set(outputs)
     events_url = outputs["events_url"]
     assert events_url["value"] == "${module.api.endpoint}${local.events_path}"
-    gateway = (ROOT / "streaming" / "gateway.py").read_text()
+    gateway = (ROOT / "streaming" / "local" / "gateway.py").read_text()
     placeholder = re.search(r'API_URL_PLACEHOLDER = "(\w+)"', gateway).group(1)
     assert placeholder in events_url["description"]
-    query_parameter = importlib.import_module("streaming.auth").QUERY_PARAMETER
+    query_parameter = importlib.import_module("streaming.ingest.auth").QUERY_PARAMETER
     assert f"?{query_parameter}=" in events_url["description"]
     assert ref(outputs["write_keys_secret_arn"]["value"]) == (
         "aws_secretsmanager_secret.write_keys.arn")
@@ -581,20 +581,20 @@ def test_glue_job_runs_the_job_script_on_glue_6_with_delta() -> None:
     assert ref(glue.locals["conf_argument"]).startswith('join(" --conf ", [for key, value in '
                                                         "local.spark_conf")
     spark_conf = glue.locals["spark_conf"]
-    local_conf = importlib.import_module("streaming.spark").LOCAL_CONF
+    local_conf = importlib.import_module("streaming.stream.spark").LOCAL_CONF
     for key in ("spark.sql.extensions", "spark.sql.catalog.spark_catalog",
                 "spark.databricks.delta.snapshotPartitions"):
         assert spark_conf[key] == local_conf[key], key
     script = glue.resource("aws_s3_object")["script"]
     assert ref(script["source"]) == "var.script_path"
     call = root().calls["glue_job"]
-    assert call["script_path"] == "${local.repo_root}/streaming/job.py"
-    assert (TERRAFORM / "../../streaming/job.py").resolve() == ROOT / "streaming" / "job.py"
+    assert call["script_path"] == "${local.repo_root}/streaming/stream/job.py"
+    assert (TERRAFORM / "../../streaming/stream/job.py").resolve() == ROOT / "streaming" / "stream" / "job.py"
     assert call["package_zip_path"] == "${local.build_dir}/streaming-glue.zip"
 
 
 def test_glue_job_pip_installs_deltalake_from_the_uploaded_wheels_without_an_index() -> None:
-    """The job commits through delta-rs (streaming/delta_commit.py) and its VPC reaches no
+    """The job commits through delta-rs (streaming/lake/delta.py) and its VPC reaches no
     package index: every wheel infra/package_artifacts.py builds is uploaded next to the script
     and handed to Glue's pip by S3 path, and pip may not look anywhere else."""
     glue = child("glue_job")
@@ -708,7 +708,8 @@ def test_glue_package_is_the_streaming_package_and_reproducible(tmp_path: Path) 
     assert first.name == "streaming-glue.zip"
     assert first.read_bytes() == second.read_bytes()
     names = zipfile.ZipFile(first).namelist()
-    assert {"streaming/__init__.py", "streaming/job.py", "streaming/transforms.py"} <= set(names)
+    assert {"streaming/__init__.py", "streaming/stream/job.py",
+            "streaming/stream/transforms.py"} <= set(names)
     assert not [name for name in names if "kinesalite" in name or not name.endswith(".py")]
 
 
@@ -718,7 +719,7 @@ def test_lambda_package_holds_handler_and_binary_wheels_for_the_runtime(tmp_path
     archive = package_artifacts.build_lambda("arm64", tmp_path)
     assert archive.name == "lambda-arm64.zip"
     names = set(zipfile.ZipFile(archive).namelist())
-    assert "streaming/handler.py" in names
+    assert "streaming/ingest/handler.py" in names
     assert any(re.fullmatch(r"orjson/orjson\.cpython-313-aarch64-linux-gnu\.so", n) for n in names)
     assert any(n.startswith("ua_parser/") for n in names)
     assert not any(n.startswith(("boto3/", "botocore/")) for n in names)

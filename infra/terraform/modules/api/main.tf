@@ -1,7 +1,7 @@
-# HTTP API (payload format 2.0, the event shape streaming/gateway.py reproduces locally) with one
+# HTTP API (payload format 2.0, the event shape streaming/local/gateway.py reproduces locally) with one
 # POST route per path the ingestion Lambda answers. Throttling is set on the stage; API Gateway
 # answers CORS preflights itself, so only POSTs reach the function. With CORS configured, API
-# Gateway ignores the CORS headers the function returns, so this block mirrors streaming/cors.py:
+# Gateway ignores the CORS headers the function returns, so this block mirrors streaming/ingest/cors.py:
 # the same methods and headers, and retry-after exposed (the handler exposes it on a 503).
 
 resource "aws_apigatewayv2_api" "this" {

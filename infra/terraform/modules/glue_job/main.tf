@@ -1,11 +1,11 @@
 # The stream job as an AWS Glue 6.0 streaming job (Spark 4.1.1, Delta 4.2.0, Python 3.13): the
-# versions the project pins locally (pyproject.toml), so streaming/job.py runs on the same
+# versions the project pins locally (pyproject.toml), so streaming/stream/job.py runs on the same
 # Spark and Delta it is tested with.
 
 locals {
   glue_version = "6.0"
   vcpus        = { "G.025X" = 2, "G.1X" = 4, "G.2X" = 8, "G.4X" = 16, "G.8X" = 32 }
-  # The settings streaming/spark.py gives a local session, minus the local-only ones (master,
+  # The settings streaming/stream/spark.py gives a local session, minus the local-only ones (master,
   # driver address and memory). Shuffle partitions follow the executors' cores; a streaming
   # query keeps the count its checkpoint started with.
   spark_conf = {
@@ -21,7 +21,7 @@ locals {
   # Glue accepts a single --conf argument; further settings ride in its value as " --conf k=v".
   conf_argument = join(" --conf ", [for key, value in local.spark_conf : "${key}=${value}"])
   scripts_uri   = "s3://${var.scripts_bucket}"
-  # deltalake (the job's commit path, streaming/delta_commit.py) and what it needs, as wheels
+  # deltalake (the job's commit path, streaming/lake/delta.py) and what it needs, as wheels
   # for Glue 6.0's CPython 3.13 on x86_64 (infra/package_artifacts.py). The job's VPC reaches
   # no package index: Glue's pip installs exactly these files from S3, --no-index keeping it
   # from looking for anything else.

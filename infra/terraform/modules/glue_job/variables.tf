@@ -14,7 +14,7 @@ variable "role_arn" {
 }
 
 variable "script_path" {
-  description = "Local path of the job script (streaming/job.py), uploaded as the Glue script."
+  description = "Local path of the job script (streaming/stream/job.py), uploaded as the Glue script."
   type        = string
 }
 

@@ -1,4 +1,4 @@
-# The ingestion handler (streaming.handler.lambda_handler) behind the HTTP API.
+# The ingestion handler (streaming.ingest.handler.lambda_handler) behind the HTTP API.
 
 resource "aws_cloudwatch_log_group" "this" {
   name              = "/aws/lambda/${var.function_name}"
@@ -12,7 +12,7 @@ resource "aws_lambda_function" "this" {
   function_name                  = var.function_name
   role                           = var.role_arn
   runtime                        = "python3.13"
-  handler                        = "streaming.handler.lambda_handler"
+  handler                        = "streaming.ingest.handler.lambda_handler"
   architectures                  = [var.architecture]
   filename                       = var.zip_path
   source_code_hash               = filebase64sha256(var.zip_path)

@@ -1,1 +1,0 @@
-"""Assets by layer: ingestion (stream, bronze), modeled (silver, gold), maintenance."""

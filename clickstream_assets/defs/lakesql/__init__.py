@@ -1,0 +1,1 @@
+"""The SQL catalog and the business views over the lake."""

@@ -1,0 +1,1 @@
+"""Report pages built from the lake: the KPI dashboard."""

@@ -1,0 +1,189 @@
+"""The embedded stand-in for API Gateway: HTTP request -> proxy event -> the same handler.
+
+Like API Gateway it reads at most a bounded body (the handler answers 413 beyond 1 MiB),
+throttles each write key (429 with Retry-After; usage plans do this in AWS) before the
+handler runs, and publishes the endpoint's OpenAPI document at /openapi.json.
+
+It also serves the demo website, with the tracker's API URL filled into the page template
+the way the AWS deployment does, so the page posts to this gateway; in embedded mode that
+URL carries the development write key.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from streaming.contract import MAX_BODY_BYTES
+from streaming.ingest.auth import QUERY_PARAMETER, presented_key
+from streaming.ingest.handler import SECURITY_HEADERS, lambda_handler, runtime
+from streaming.ingest.openapi import openapi_document
+from streaming.local.ratelimit import RateLimiter, retry_after
+from streaming.reports.app import reports_app
+from streaming.settings import DEV_WRITE_KEY, Settings, load_settings
+
+WEBSITE_DIR = Path(__file__).resolve().parents[2] / "website"
+API_URL_PLACEHOLDER = "__CLICKSTREAM_API_URL__"
+
+
+def query_parameters(request: Request) -> dict[str, str] | None:
+    """`queryStringParameters` as API Gateway builds it: repeated names joined by commas."""
+    joined: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        joined.setdefault(name, []).append(value)
+    return {name: ",".join(values) for name, values in joined.items()} or None
+
+
+def proxy_event(request: Request, body: bytes) -> dict:
+    """An API Gateway HTTP API (payload 2.0) event, as AWS would deliver it to Lambda."""
+    client_ip = request.client.host if request.client else None
+    is_text = True
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:
+        is_text = False
+        text = base64.b64encode(body).decode()
+    now = time.time()
+    return {
+        "version": "2.0",
+        "routeKey": f"{request.method} {request.url.path}",
+        "rawPath": request.url.path,
+        "rawQueryString": request.url.query,
+        "queryStringParameters": query_parameters(request),
+        "headers": {k.lower(): v for k, v in request.headers.items()},
+        "requestContext": {
+            "http": {
+                "method": request.method,
+                "path": request.url.path,
+                "protocol": f"HTTP/{request.scope.get('http_version', '1.1')}",
+                "sourceIp": client_ip,
+                "userAgent": request.headers.get("user-agent", ""),
+            },
+            "requestId": f"local-{now:.6f}",
+            "stage": "$default",
+            "timeEpoch": int(now * 1000),
+        },
+        "body": text,
+        "isBase64Encoded": not is_text,
+    }
+
+
+async def bounded_body(request: Request) -> bytes:
+    """At most MAX_BODY_BYTES + 1 bytes: enough for the handler to see a body is too large,
+    without holding whatever a client claims to send in memory."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            break
+    return bytes(body)
+
+
+def throttled(request: Request, limiter: RateLimiter) -> Response | None:
+    """429 when the request's write key has used up its rate; unknown keys pass on to the
+    handler, which answers 401 without reading the body."""
+    rt = runtime()
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    key = rt.write_keys.match(presented_key(headers, query_parameters(request) or {}))
+    wait = limiter.acquire(key.digest) if key is not None else 0.0
+    if not wait:
+        return None
+    return JSONResponse(
+        {"error": "rate_limited",
+         "message": f"more than {limiter.rate:g} requests/s for this write key; retry later"},
+        status_code=429,
+        headers={**SECURITY_HEADERS, **rt.origins.response_headers(headers.get("origin")),
+                 "retry-after": retry_after(wait), "access-control-expose-headers": "retry-after"})
+
+
+async def invoke_handler(request: Request) -> Response:
+    limited = throttled(request, request.app.state.rate_limiter)
+    if limited is not None:
+        return limited
+    body = await bounded_body(request)
+    result = await run_in_threadpool(lambda_handler, proxy_event(request, body), None)
+    return Response(
+        content=result.get("body", ""),
+        status_code=result["statusCode"],
+        headers=result.get("headers", {}),
+    )
+
+
+class EveryMethod:
+    """An ASGI app, not an endpoint function, so Starlette's Route passes every HTTP method on
+    (QUERY, TRACE, made-up ones): the handler answers each, with 405, `allow` and a reason."""
+
+    def __init__(self, endpoint) -> None:
+        self.endpoint = endpoint
+
+    async def __call__(self, scope, receive, send) -> None:
+        response = await self.endpoint(Request(scope, receive))
+        await response(scope, receive, send)
+
+
+async def health(_: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def openapi_endpoint(server_url: str):
+    """The endpoint's OpenAPI document, with this gateway as its server."""
+    document = openapi_document(server_url)
+
+    async def serve_document(_: Request) -> Response:
+        return JSONResponse(document)
+
+    return serve_document
+
+
+def events_url(settings: Settings) -> str:
+    """The URL the shop page posts to: with the development key when that key is configured."""
+    url = f"{settings.gateway_url}/v1/events"
+    if settings.embedded and runtime().write_keys.match(DEV_WRITE_KEY) is not None:
+        url += "?" + urlencode({QUERY_PARAMETER: DEV_WRITE_KEY})
+    return url
+
+
+def website_page(api_url: str):
+    """Serves index.template.html with the API URL filled in, like the AWS deploy step."""
+
+    async def page(_: Request) -> Response:
+        template = (WEBSITE_DIR / "index.template.html").read_text()
+        return HTMLResponse(template.replace(API_URL_PLACEHOLDER, api_url))
+
+    return page
+
+
+def build_app(settings: Settings) -> Starlette:
+    routes = [
+        Route("/healthz", health),
+        Route("/v1/{rest:path}", EveryMethod(invoke_handler)),
+        Route("/openapi.json", openapi_endpoint(settings.gateway_url)),
+        Route("/", website_page(events_url(settings))),
+        Route("/index.html", website_page(events_url(settings))),
+        Mount("/reports", app=reports_app(settings)),
+    ]
+    if WEBSITE_DIR.is_dir():
+        routes.append(Mount("/", StaticFiles(directory=WEBSITE_DIR), name="website"))
+    app = Starlette(routes=routes)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst)
+    return app
+
+
+def serve(settings: Settings | None = None) -> None:
+    settings = settings or load_settings()
+    uvicorn.run(build_app(settings), host=settings.gateway_host, port=settings.gateway_port,
+                log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    serve()

@@ -1,0 +1,87 @@
+"""`clickstream bench --mode batch-floor`: what the bronze sink adds to a micro-batch.
+
+The same streaming query runs twice in one Spark session, once into Spark's `noop` sink
+(the floor: reading, parsing, validating and deduplicating a batch, writing nothing) and
+once into the job's own sink (`BatchWriter`: Arrow, then bronze and quarantine commits
+through delta-rs). Its source is Spark's `rate-micro-batch`, which hands every batch exactly
+`rows` rows; each row becomes a stream record exactly as the handler writes it (a template
+record from the traffic generator with a distinct event_id), so the deduplication keeps
+every row. The ratio of the medians is what the sink costs on top of the floor.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from streaming.settings import Settings
+from streaming.stream.job import BatchWriter, ensure_tables
+from streaming.stream.spark import build_spark
+from streaming.stream.transforms import deduplicate, parse_records
+from streaming.tools.bench.runs import enriched_records
+
+Say = Callable[[str], None]
+TEMPLATE_ID = "00000000-0000-4000-8000-000000000000"
+
+
+def record_stream(spark: SparkSession, settings: Settings, rows: int) -> DataFrame:
+    """`rows` enriched records a batch, each with its own event_id, as the Kinesis source's
+    columns."""
+    _, template = enriched_records(1, settings)[0]
+    record = json.loads(template)
+    record["event_id"] = TEMPLATE_ID
+    head, tail = json.dumps(record, separators=(",", ":")).split(TEMPLATE_ID)
+    event_id = F.format_string("%08x-0000-4000-8000-%012x", F.lit(0), F.col("value"))
+    rate = spark.readStream.format("rate-micro-batch").option("rowsPerBatch", rows).load()
+    return rate.select(
+        F.concat(F.lit("shardId-"), (F.col("value") % 2).cast("string")).alias("shard_id"),
+        F.col("value").cast("string").alias("sequence_number"),
+        F.lit(record["anonymous_id"]).alias("partition_key"),
+        F.col("timestamp").alias("approximate_arrival_timestamp"),
+        F.concat(F.lit(head), event_id, F.lit(tail)).cast("binary").alias("data"))
+
+
+def batch_seconds(spark: SparkSession, settings: Settings, rows: int, batches: int, sink: str,
+                  checkpoint: str) -> list[float]:
+    """Trigger durations of `batches` micro-batches into `sink` ("noop" or "bronze")."""
+    stream = deduplicate(parse_records(record_stream(spark, settings, rows)),
+                         settings.dedup_window)
+    writer = stream.writeStream.option("checkpointLocation", checkpoint)
+    writer = (writer.format("noop") if sink == "noop"
+              else writer.foreachBatch(BatchWriter(settings)))
+    query = writer.trigger(processingTime="0 seconds").start()
+    try:
+        while len([p for p in query.recentProgress if p["numInputRows"]]) < batches:
+            if query.exception():
+                raise RuntimeError(f"{sink} query failed: {query.exception()}")
+            time.sleep(0.2)
+    finally:
+        query.stop()
+    done = [p for p in query.recentProgress if p["numInputRows"]][:batches]
+    return [p["durationMs"]["triggerExecution"] / 1000 for p in done]
+
+
+def run_batch_floor(settings: Settings, rows: int, batches: int, say: Say) -> dict:
+    """Noop, bronze, noop, bronze: alternating cancels a drift of the machine; the first
+    three batches of each run are warm-up and left out."""
+    spark = build_spark(settings, "clickstream-bench-floor")
+    spark.conf.set("spark.sql.streaming.noDataMicroBatches.enabled", "false")
+    ensure_tables(spark, settings)
+    runs: dict[str, list[float]] = {"noop": [], "bronze": []}
+    for round_ in range(2):
+        for sink in ("noop", "bronze"):
+            checkpoint = (settings.bronze_checkpoint_uri if sink == "bronze"
+                          else f"{settings.checkpoint_uri}/noop-{round_}")
+            say(f"{sink} sink, round {round_ + 1}: {batches} batches of {rows:,} rows ...")
+            seconds = batch_seconds(spark, settings, rows, batches, sink, checkpoint)
+            runs[sink] += seconds[3:]
+    medians = {sink: statistics.median(values) for sink, values in runs.items()}
+    return {"mode": "batch-floor", "rows_per_batch": rows, "batches_per_run": batches,
+            "batch_seconds": {sink: [round(v, 3) for v in values] for sink, values in runs.items()},
+            "median_s": {sink: round(v, 3) for sink, v in medians.items()},
+            "ratio_to_noop": round(medians["bronze"] / medians["noop"], 2)}

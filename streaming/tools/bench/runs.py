@@ -1,0 +1,267 @@
+"""The three benchmark modes, each measured on the real embedded stack.
+
+sustained  the load generator (own process) posts tracker-sized batches at a fixed rate to
+           the gateway for a fixed time; loss, duplicates and latency come from bronze and
+           its Delta log against the ids the gateway acknowledged.
+catch-up   a backlog is written straight to the local Kinesis endpoint; a bare GetRecords
+           loop reads it (the endpoint's own ceiling), then the job drains it available-now.
+limit      the same events parsed, validated, enriched and written to Delta in one process
+           with no network hop: what this machine can do for the same work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from io import BytesIO
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+from deltalake import write_deltalake
+
+from streaming.contract import validate_event
+from streaming.ingest.enrich import enrich, request_fields
+from streaming.kinesis import kinesis_client, list_shard_ids, put_records
+from streaming.lake.read import latencies_per_commit, latest_version, read_columns
+from streaming.local.stack import LocalStack
+from streaming.settings import Settings
+from streaming.stream.job import PROGRESS_LOG
+from streaming.tools.bench.measure import (
+    MemorySampler,
+    delta_timeline,
+    job_stage_costs,
+    summary,
+    wait_until,
+)
+from streaming.tools.traffic import flushes, send
+
+Say = Callable[[str], None]
+
+
+def _bronze_ids(settings: Settings, since: datetime) -> list[str]:
+    return read_columns(settings.bronze_uri, ["event_id"], since)["event_id"].to_pylist()
+
+
+def _count_found(settings: Settings, since: datetime, acknowledged: set[str]) -> tuple[int, int]:
+    ids = [i for i in _bronze_ids(settings, since) if i in acknowledged]
+    return len(set(ids)), len(ids) - len(set(ids))
+
+
+def run_sustained(settings: Settings, rate: float, duration: float, visitors: int,
+                  out_dir: Path, say: Say) -> dict:
+    stack = LocalStack(settings)
+    try:
+        stack.start(progress=say)
+        warm_up(settings, say)
+        since = datetime.now(UTC)
+        version = latest_version(settings.bronze_uri)
+        load_out = out_dir / f"load-{since:%Y%m%d-%H%M%S}.json"
+        say(f"load: {rate:,.0f} events/s for {duration:.0f}s from {visitors:,} visitors ...")
+        loadgen = subprocess.Popen(
+            [sys.executable, "-m", "streaming.tools.bench.loadgen", "--url",
+             f"{settings.gateway_url}/v1/events", "--rate", str(rate), "--duration",
+             str(duration), "--visitors", str(visitors), "--out", str(load_out)],
+            start_new_session=True, stdout=subprocess.DEVNULL)
+        groups = {name: p.pid for name, p in stack.processes.items()} | {"loadgen": loadgen.pid}
+        with MemorySampler(groups) as memory:
+            if loadgen.wait() != 0:
+                raise RuntimeError(f"load generator failed with exit code {loadgen.returncode}")
+            load = orjson.loads(load_out.read_bytes())
+            acknowledged = set(load_out.with_suffix(".ids").read_text().split())
+            say(f"load done: {load['sent']:,} sent, {len(acknowledged):,} acknowledged; "
+                "waiting for bronze ...")
+            found = [0, 0]
+
+            def complete() -> bool:
+                found[:] = _count_found(settings, since, acknowledged)
+                return found[0] >= len(acknowledged)
+
+            wait_until(complete, timeout=120 + duration, every=2,
+                       progress=lambda: say(f"  bronze holds {found[0]:,} of "
+                                            f"{len(acknowledged):,}"))
+        per_commit = latencies_per_commit(settings.bronze_uri, version, acknowledged)
+        latencies = [x for _, values in per_commit for x in values]
+        return {
+            "mode": "sustained", "target_rate": rate, "duration_s": duration,
+            "load": {k: v for k, v in load.items() if k != "timeline"},
+            "acknowledged": len(acknowledged), "in_bronze": found[0],
+            "lost": len(acknowledged) - found[0], "doubled": found[1],
+            "latency_s": summary(latencies),
+            "memory": memory.report(),
+            "job_stages": job_stage_costs(settings.state_dir / PROGRESS_LOG, since.timestamp()),
+            "series": {
+                "accepted_per_second": load["timeline"]["accepted_per_second"],
+                "http_p50_ms_per_second": load["timeline"]["http_p50_ms_per_second"],
+                "committed_per_second": delta_timeline(settings.bronze_uri, version,
+                                                       load["started"]),
+                "commit_latency_p50": [
+                    (round(at - load["started"], 2), sorted(v)[len(v) // 2])
+                    for at, v in per_commit if v],
+            },
+        }
+    finally:
+        say("stopping the stack ...")
+        stack.stop()
+
+
+def warm_up(settings: Settings, say: Say, events: int = 2000) -> None:
+    """A few batches through the whole path before measuring: the job's first micro-batches
+    pay for JIT compilation and table setup, which a long-running stream pays once."""
+    say(f"warm-up: {events:,} events through the pipeline ...")
+    result = asyncio.run(send(f"{settings.gateway_url}/v1/events", flushes(events, 100, 0.0, 3),
+                              concurrency=4))
+    wanted = set(result.accepted_ids)
+    since = datetime.fromtimestamp(result.started - 1, UTC)
+    if not wait_until(lambda: _count_found(settings, since, wanted)[0] >= len(wanted), 300, 1):
+        raise RuntimeError("warm-up events did not reach bronze within 5 minutes")
+
+
+def enriched_records(events: int, settings: Settings) -> list[tuple[str, bytes]]:
+    """Stream records exactly as the handler writes them, for backlogs and the limit run."""
+    received = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    records = []
+    for flush in flushes(events, max(100, events // 20), 0.0, seed=5):
+        shared = request_fields(received_at=received, ingest_id="bench", source_ip="192.0.2.7",
+                                user_agent=flush.user_agent, salt=settings.ip_hash_salt)
+        for event in flush.events:
+            record = enrich(event, shared, settings.ip_hash_salt)
+            records.append((event["anonymous_id"], orjson.dumps(record)))
+    return records
+
+
+def _put_all(settings: Settings, records: list[tuple[str, bytes]], threads: int = 4) -> float:
+    client = kinesis_client(settings)
+    chunks = [records[i:i + 500] for i in range(0, len(records), 500)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        outcomes = list(pool.map(lambda c: put_records(client, settings.stream_name, c), chunks))
+    failed = sum(o.failed for o in outcomes)
+    if failed:
+        raise RuntimeError(f"{failed} records could not be written to the local endpoint")
+    return time.perf_counter() - started
+
+
+def bare_read_rate(settings: Settings) -> tuple[int, float]:
+    """Records and seconds for a plain GetRecords loop over every shard from the start."""
+    client = kinesis_client(settings)
+    total, started = 0, time.perf_counter()
+    for shard in sorted(list_shard_ids(client, settings.stream_name)):
+        iterator = client.get_shard_iterator(StreamName=settings.stream_name, ShardId=shard,
+                                             ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        while iterator:
+            response = client.get_records(ShardIterator=iterator, Limit=10000)
+            if not response["Records"]:
+                break
+            total += len(response["Records"])
+            iterator = response.get("NextShardIterator")
+    return total, time.perf_counter() - started
+
+
+def run_catch_up(settings: Settings, events: int, say: Say) -> dict:
+    stack = LocalStack(settings)
+    try:
+        stack.start_kinesis()
+        say(f"writing a backlog of {events:,} records to the local Kinesis endpoint ...")
+        records = enriched_records(events, settings)
+        put_seconds = _put_all(settings, records)
+        say(f"  backlog written in {put_seconds:.1f}s; bare GetRecords read ...")
+        read, read_seconds = bare_read_rate(settings)
+        say(f"  bare read: {read:,} records in {read_seconds:.1f}s; draining with the job ...")
+        since = time.time()
+        with MemorySampler({"kinesis": stack.processes["kinesis"].pid}) as memory:
+            job = stack.start_job(trigger="available-now")
+            memory.groups["job"] = job.pid
+            job.wait()
+        wall = time.time() - since
+        in_bronze = len(_bronze_ids(settings, datetime.fromtimestamp(0, UTC)))
+        stages = job_stage_costs(settings.state_dir / PROGRESS_LOG, since)
+        processing = stages.get("stage_ms_total", {}).get("triggerExecution", 0) / 1000
+        bare_rate = read / read_seconds
+        job_rate = in_bronze / processing if processing else 0.0
+        return {
+            "mode": "catch-up", "backlog": events, "put_seconds": round(put_seconds, 1),
+            "bare_read": {"records": read, "seconds": round(read_seconds, 2),
+                          "records_per_s": round(bare_rate)},
+            "job": {"rows_in_bronze": in_bronze, "exit_code": job.returncode,
+                    "wall_seconds_incl_start": round(wall, 1),
+                    "processing_seconds": round(processing, 1),
+                    "rows_per_s": round(job_rate), "rows_per_s_incl_start": round(in_bronze / wall)},
+            "ratio_to_bare_read": round(job_rate / bare_rate, 3),
+            "memory": memory.report(), "job_stages": stages,
+        }
+    finally:
+        stack.stop()
+
+
+def run_limit(settings: Settings, events: int, say: Say) -> dict:
+    """Handler work + Delta write in one process; also the cost of a Kinesis put per event."""
+    batches = [(f.user_agent, orjson.dumps({"events": f.events}))
+               for f in flushes(events, max(100, events // 20), 0.0, seed=5)]
+    table_uri = str(settings.home / "bench-limit" / f"events-{time.time_ns()}")
+    costs = dict.fromkeys(("parse", "validate", "enrich_serialize", "to_arrow", "delta_write"), 0.0)
+    pending: list[bytes] = []
+    started = time.perf_counter()
+
+    def flush_to_delta() -> None:
+        mark = time.perf_counter()
+        table = pj.read_json(BytesIO(b"\n".join(pending)))
+        table = table.append_column("event_date", pc.utf8_slice_codeunits(
+            table["event_time"], 0, 10).cast(pa.date32()))
+        costs["to_arrow"] += time.perf_counter() - mark
+        mark = time.perf_counter()
+        write_deltalake(table_uri, table, mode="append", partition_by=["event_date"],
+                        schema_mode="merge")
+        costs["delta_write"] += time.perf_counter() - mark
+        pending.clear()
+
+    now = datetime.now(UTC)
+    for user_agent, body in batches:
+        mark = time.perf_counter()
+        parsed = orjson.loads(body)["events"]
+        costs["parse"] += time.perf_counter() - mark
+        mark = time.perf_counter()
+        valid = [e for e in parsed if not validate_event(e, now)]
+        costs["validate"] += time.perf_counter() - mark
+        mark = time.perf_counter()
+        shared = request_fields(
+            received_at=now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            ingest_id="limit", source_ip="192.0.2.7", user_agent=user_agent,
+            salt=settings.ip_hash_salt)
+        pending.extend(orjson.dumps(enrich(e, shared, settings.ip_hash_salt)) for e in valid)
+        costs["enrich_serialize"] += time.perf_counter() - mark
+        if len(pending) >= 50_000:
+            flush_to_delta()
+    if pending:
+        flush_to_delta()
+    total = time.perf_counter() - started
+    put_cost = _kinesis_put_cost(settings, min(events, 50_000), say)
+    return {
+        "mode": "limit", "events": events, "seconds": round(total, 2),
+        "events_per_s": round(events / total),
+        "stage_us_per_event": {k: round(v * 1e6 / events, 1) for k, v in costs.items()},
+        "kinesis_put_us_per_event": put_cost,
+    }
+
+
+def _kinesis_put_cost(settings: Settings, events: int, say: Say) -> float:
+    """One thread's PutRecords of 500 to the local endpoint, per event."""
+    stack = LocalStack(settings)
+    try:
+        stack.start_kinesis()
+        records = enriched_records(events, settings)
+        client = kinesis_client(settings)
+        started = time.perf_counter()
+        put_records(client, settings.stream_name, records)
+        seconds = time.perf_counter() - started
+        say(f"  Kinesis put: {events:,} records in {seconds:.1f}s on one thread")
+        return round(seconds * 1e6 / events, 1)
+    finally:
+        stack.stop()
