@@ -21,9 +21,10 @@ locals {
   name        = "${var.project}-${var.environment}"
   lambda_name = "${local.name}-ingest"
   glue_job    = "${local.name}-stream-job"
-  # streaming/ingest/handler.py answers on EVENTS_PATH and on the Segment tracking API's paths
-  # (streaming/ingest/segment.py's PATHS, which tests/unit/test_terraform.py holds this list to); the
-  # API routes exactly these to the function, and the events_url output uses events_path.
+  # The handler's route table (streaming/ingest/handler.py): events.py's EVENTS_PATH and the
+  # Segment tracking API's paths (segment.py's PATHS, which tests/unit/test_terraform.py holds
+  # this list to); the API routes exactly these to the function, and the events_url output
+  # uses events_path.
   events_path = "/v1/events"
   segment_paths = [
     "/v1/track", "/v1/page", "/v1/screen", "/v1/identify", "/v1/group", "/v1/alias", "/v1/batch",

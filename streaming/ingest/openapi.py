@@ -34,7 +34,7 @@ from streaming.contract import (
 from streaming.ingest import segment
 from streaming.ingest.auth import QUERY_PARAMETER
 from streaming.ingest.cors import ALLOWED_HEADERS, ALLOWED_METHODS
-from streaming.ingest.handler import EVENTS_PATH
+from streaming.ingest.events import EVENTS_PATH
 
 URL_SCHEMA = {"type": "string", "maxLength": MAX_URL_LENGTH, "pattern": f"^{URL_PATTERN.pattern}$"}
 ID_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": NOT_BLANK.pattern}

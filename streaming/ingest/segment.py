@@ -29,7 +29,7 @@ import re
 import uuid
 import zlib
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
@@ -37,10 +37,15 @@ from streaming.contract import MAX_ID_LENGTH, is_uuid, parse_timestamp, validate
 from streaming.ingest import pii
 from streaming.ingest.auth import presented_key
 from streaming.ingest.enrich import enrich, keyed_hash, request_fields
+from streaming.ingest.http import (
+    ACCEPTED_CONTENT_TYPES,
+    RETRY_AFTER_SECONDS,
+    HttpRequest,
+    Runtime,
+    content_type,
+    json_response,
+)
 from streaming.kinesis import put_records
-
-if TYPE_CHECKING:
-    from streaming.ingest.handler import HttpRequest, Runtime
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +57,6 @@ TYPES = ("track", "page", "screen", "identify", "group", "alias")
 SINGLE_PATHS = {f"/v1/{name}": name for name in TYPES} | {f"/v1/{name[0]}": name for name in TYPES}
 BATCH_PATHS = frozenset({"/v1/batch", "/v1/b"})
 PATHS = frozenset(SINGLE_PATHS) | BATCH_PATHS
-ACCEPTED_CONTENT_TYPES = ("application/json", "text/plain")
 # rudder-sdk-node hands axios a gzipped Buffer, which axios labels form-urlencoded.
 GZIP_CONTENT_TYPES = (*ACCEPTED_CONTENT_TYPES, "application/x-www-form-urlencoded")
 # Segment's e-commerce spec names for the contract's standard funnel steps.
@@ -65,8 +69,6 @@ NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_.\-]+")
 MAX_CUSTOM_NAME = 64
 CAMPAIGN_FIELDS = {"source": "utm_source", "medium": "utm_medium", "name": "utm_campaign",
                    "term": "utm_term", "content": "utm_content"}
-SECURITY_HEADERS = {"x-content-type-options": "nosniff", "cache-control": "no-store"}
-RETRY_AFTER_SECONDS = "1"
 
 
 class Rejected(Exception):
@@ -75,10 +77,6 @@ class Rejected(Exception):
     def __init__(self, field: str, rule: str, message: str) -> None:
         super().__init__(message)
         self.violation = {"field": field, "rule": rule, "message": message}
-
-
-def is_route(path: str) -> bool:
-    return path.rstrip("/") in PATHS
 
 
 def event_id(message_id: Any) -> str:
@@ -232,14 +230,9 @@ def to_contract_event(message: Any, sent_at: Any, received_at: datetime, salt: s
     return {key: value for key, value in event.items() if value is not None}
 
 
-def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"statusCode": status,
-            "headers": {"content-type": "application/json", **SECURITY_HEADERS, **(headers or {})},
-            "body": orjson.dumps(body).decode()}
-
-
 def _error(status: int, rule: str, message: str) -> dict[str, Any]:
-    return _response(status, {"success": False, "error": rule, "message": message})
+    """A refusal in the shape the libraries read: `success` false, with the rule broken."""
+    return json_response(status, {"success": False, "error": rule, "message": message})
 
 
 class BadRequest(Exception):
@@ -252,9 +245,8 @@ class BadRequest(Exception):
 
 def _decoded_body(request: HttpRequest) -> Any:
     """The JSON payload: content type, size (before and after gunzip), then JSON."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     gzipped = request.headers.get("content-encoding", "").strip().lower() == "gzip"
-    if content_type not in (GZIP_CONTENT_TYPES if gzipped else ACCEPTED_CONTENT_TYPES):
+    if content_type(request.headers) not in (GZIP_CONTENT_TYPES if gzipped else ACCEPTED_CONTENT_TYPES):
         raise BadRequest(415, "content_type", "content-type must be application/json or text/plain")
     body = request.body
     if gzipped:
@@ -313,7 +305,7 @@ def _shared_fields(message: Any, request: HttpRequest, received_at: str, ingest_
                           else request.headers.get("user-agent", ""), salt=salt)
 
 
-def ingest(request: HttpRequest, rt: Runtime) -> dict[str, Any]:
+def answer(request: HttpRequest, rt: Runtime) -> dict[str, Any]:
     """A Segment API request, from write key to stream; the route is already known."""
     try:
         payload = _decoded_body(request)
@@ -359,10 +351,10 @@ def ingest(request: HttpRequest, rt: Runtime) -> dict[str, Any]:
     if failed:
         log.warning("%d of %d records not written to %s: %s", len(failed), len(records),
                     rt.settings.stream_name, failed[0])
-        return _response(503, {"success": False, "error": "stream_unavailable",
-                               "message": f"{len(failed)} messages not stored; resend the request"},
-                         {"retry-after": RETRY_AFTER_SECONDS})
+        return json_response(503, {"success": False, "error": "stream_unavailable",
+                                   "message": f"{len(failed)} messages not stored; resend the request"},
+                             {"retry-after": RETRY_AFTER_SECONDS})
     body: dict[str, Any] = {"success": True}
     if rejected:
         body |= {"rejected": len(rejected), "rejected_events": rejected}
-    return _response(200, body)
+    return json_response(200, body)

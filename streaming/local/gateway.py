@@ -26,7 +26,8 @@ from starlette.staticfiles import StaticFiles
 
 from streaming.contract import MAX_BODY_BYTES
 from streaming.ingest.auth import QUERY_PARAMETER, presented_key
-from streaming.ingest.handler import SECURITY_HEADERS, lambda_handler, runtime
+from streaming.ingest.handler import lambda_handler
+from streaming.ingest.http import SECURITY_HEADERS, runtime
 from streaming.ingest.openapi import openapi_document
 from streaming.local.ratelimit import RateLimiter, retry_after
 from streaming.reports.app import reports_app

@@ -30,7 +30,7 @@ from clickstream_assets.defs.stream.assets import BRONZE, REASON_TAG, STREAM, br
 from clickstream_assets.jobs import observe_stream_job
 from clickstream_assets.resources import build_resources
 from clickstream_assets.sensors import bronze_health_sensor, late_data_sensor, stream_lag_sensor
-from streaming.ingest.handler import ingest
+from streaming.ingest.events import ingest
 from streaming.kinesis import ensure_stream, kinesis_client
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streaming.ingest import handler
+from streaming.ingest import handler, http
 from streaming.ingest.auth import basic_authorization
 from streaming.settings import DEV_WRITE_KEY
 from tests.integration.test_handler import stream_records
@@ -70,9 +70,9 @@ bodies = st.one_of(
 def lambda_env(kinesis, monkeypatch):
     for key, value in kinesis.settings_env().items():
         monkeypatch.setenv(key, value)
-    handler.runtime.cache_clear()
+    http.runtime.cache_clear()
     yield kinesis.settings
-    handler.runtime.cache_clear()
+    http.runtime.cache_clear()
 
 
 def test_any_body_is_answered_with_a_reason_and_streams_no_personal_data(lambda_env):

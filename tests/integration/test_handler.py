@@ -15,7 +15,7 @@ import httpx
 import orjson
 import pytest
 
-from streaming.ingest import handler
+from streaming.ingest import events, handler, http
 from streaming.ingest.auth import basic_authorization
 from streaming.ingest.openapi import openapi_document
 from streaming.kinesis import kinesis_client, list_shard_ids, put_records
@@ -63,9 +63,9 @@ def lambda_env(kinesis, monkeypatch):
     """The handler reads its settings from the environment, as it does in Lambda."""
     for key, value in kinesis.settings_env().items():
         monkeypatch.setenv(key, value)
-    handler.runtime.cache_clear()
+    http.runtime.cache_clear()
     yield kinesis.settings
-    handler.runtime.cache_clear()
+    http.runtime.cache_clear()
 
 
 def stream_records(settings) -> list[dict]:
@@ -187,7 +187,7 @@ def test_configured_sites_origins_and_keys_replace_the_development_ones(lambda_e
     keys.write_text("shop:shop-key-0123456789abcdef\nblog:blog-key-0123456789abcdef\n")
     monkeypatch.setenv("CLICKSTREAM_WRITE_KEYS_FILE", str(keys))
     monkeypatch.setenv("CLICKSTREAM_ALLOWED_ORIGINS", "https://shop.example.com")
-    handler.runtime.cache_clear()
+    http.runtime.cache_clear()
     sent = [event(), event()]
     origin = "https://shop.example.com"
     for key, one in zip(("shop-key-0123456789abcdef", "blog-key-0123456789abcdef"), sent, strict=True):
@@ -249,7 +249,7 @@ def test_events_still_failing_after_retries_are_answered_503_never_accepted(kine
     settings = kinesis.settings
     client = Throttled(kinesis_client(settings), {"anon-stuck"}, failures=100)
     stuck, fine = event(anonymous_id="anon-stuck"), event()
-    response = handler.ingest({"content-type": "application/json"},
+    response = events.ingest({"content-type": "application/json"},
                               orjson.dumps({"events": [fine, stuck]}), "192.0.2.1", settings,
                               client)
     body = orjson.loads(response["body"])

@@ -16,7 +16,7 @@ from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
 from streaming.cli import main as cli
-from streaming.ingest.handler import ingest
+from streaming.ingest.events import ingest
 from streaming.kinesis import ensure_stream, kinesis_client
 from streaming.local.stack import LocalStack, stop_process
 from streaming.tools.faults.verify import bronze_counts, wait_for_bronze

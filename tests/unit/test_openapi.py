@@ -34,7 +34,9 @@ from streaming.contract import (
 from streaming.ingest import segment
 from streaming.ingest.auth import basic_authorization, parse_write_keys
 from streaming.ingest.cors import OriginPolicy
-from streaming.ingest.handler import EVENTS_PATH, HttpRequest, Runtime, handle
+from streaming.ingest.events import EVENTS_PATH
+from streaming.ingest.handler import handle
+from streaming.ingest.http import HttpRequest, Runtime
 from streaming.ingest.openapi import RULES_BEYOND_THE_DOCUMENT, SEGMENT_TAG, openapi_document
 from streaming.settings import Settings
 

@@ -445,9 +445,9 @@ def test_lambda_runs_the_projects_handler_with_its_settings() -> None:
 def test_api_routes_exactly_the_handlers_paths_to_the_lambda_with_throttling() -> None:
     """Every path the handler serves (/v1/events and streaming/ingest/segment.py's PATHS) has a POST
     route to the function and a permission to invoke it, and no other path has either."""
-    handler = importlib.import_module("streaming.ingest.handler")
+    events = importlib.import_module("streaming.ingest.events")
     segment = importlib.import_module("streaming.ingest.segment")
-    assert root().locals["events_path"] == handler.EVENTS_PATH
+    assert root().locals["events_path"] == events.EVENTS_PATH
     segment_paths = root().locals["segment_paths"]
     assert len(segment_paths) == len(set(segment_paths))
     assert set(segment_paths) == segment.PATHS
@@ -477,18 +477,18 @@ def test_the_events_route_and_its_permission_keep_their_state() -> None:
     them over and the permission keeps its statement id, so an apply adds the Segment routes
     without replacing the live one. Statement ids (title(basename(path)), as Terraform computes
     them) must also be unique and of the characters Lambda allows."""
-    handler = importlib.import_module("streaming.ingest.handler")
+    events = importlib.import_module("streaming.ingest.events")
     segment = importlib.import_module("streaming.ingest.segment")
     api = child("api")
     moved = [(ref(block["from"]), ref(block["to"])) for block in parse(api.path / "main.tf")["moved"]]
-    key = f'["{handler.EVENTS_PATH}"]'
+    key = f'["{events.EVENTS_PATH}"]'
     assert moved == [("aws_apigatewayv2_route.events", f"aws_apigatewayv2_route.ingest{key}"),
                      ("aws_lambda_permission.api", f"aws_lambda_permission.api{key}")]
     template = api.one("aws_lambda_permission")["statement_id"]
     assert template == "AllowInvokeFromHttpApi${title(basename(each.value))}Route"
     ids = {path: f"AllowInvokeFromHttpApi{path.rsplit('/', 1)[1].title()}Route"
-           for path in {handler.EVENTS_PATH, *segment.PATHS}}
-    assert ids[handler.EVENTS_PATH] == "AllowInvokeFromHttpApiEventsRoute"
+           for path in {events.EVENTS_PATH, *segment.PATHS}}
+    assert ids[events.EVENTS_PATH] == "AllowInvokeFromHttpApiEventsRoute"
     assert len(set(ids.values())) == len(ids)
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,100}", statement) for statement in ids.values())
 

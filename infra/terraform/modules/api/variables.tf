@@ -4,7 +4,7 @@ variable "name" {
 }
 
 variable "paths" {
-  description = "Paths the handler answers POSTs on (its EVENTS_PATH and streaming/ingest/segment.py's PATHS); each gets a route and a Lambda permission."
+  description = "Paths the handler answers POSTs on (streaming/ingest/events.py's EVENTS_PATH and streaming/ingest/segment.py's PATHS); each gets a route and a Lambda permission."
   type        = set(string)
 
   validation {
