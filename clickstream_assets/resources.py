@@ -29,7 +29,7 @@ from streaming.local.stack import LocalStack
 from streaming.reports.render import reports_dir, reports_url, write_page
 from streaming.settings import Settings, load_settings
 from streaming.stream.backlog import Backlog, committed_batch, committed_positions, measure
-from streaming.stream.job import EXIT_CHECKPOINT_BUSY, process_alive, read_status
+from streaming.stream.status import EXIT_CHECKPOINT_BUSY, process_alive, read_status
 
 
 class ClickstreamSettings(ConfigurableResource):

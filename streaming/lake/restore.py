@@ -34,7 +34,7 @@ from deltalake.exceptions import DeltaError
 from streaming.lake.delta import bronze_target, quarantine_target
 from streaming.lake.read import open_table
 from streaming.settings import Settings
-from streaming.stream.job import CheckpointBusy, checkpoint_lock
+from streaming.stream.status import CheckpointBusy, checkpoint_lock
 
 STREAM_TABLES = ("bronze", "quarantine")
 

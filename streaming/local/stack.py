@@ -30,7 +30,7 @@ import httpx
 
 from streaming.kinesis import ensure_stream, kinesis_client
 from streaming.settings import Settings
-from streaming.stream.job import EXIT_CHECKPOINT_BUSY, STATUS_FILE, read_status
+from streaming.stream.status import EXIT_CHECKPOINT_BUSY, STATUS_FILE, read_status
 
 ROOT = Path(__file__).resolve().parents[2]
 KINESALITE_DIR = Path(__file__).resolve().parent / "kinesalite"

@@ -13,7 +13,7 @@ import pytest
 from streaming.kinesis import kinesis_client, put_records
 from streaming.lake.read import read_columns
 from streaming.local.stack import LocalStack
-from streaming.stream.job import PROGRESS_LOG
+from streaming.stream.status import PROGRESS_LOG
 from streaming.tools.bench.runs import enriched_records
 from tests.conftest import isolated_settings
 

@@ -40,7 +40,7 @@ from streaming.ingest.auth import basic_authorization
 from streaming.kinesis import ensure_stream, kinesis_client
 from streaming.local.stack import LocalStack
 from streaming.settings import DEV_WRITE_KEY
-from streaming.stream.job import read_status
+from streaming.stream.status import read_status
 from streaming.tools.faults.client import Ledger, deliver
 from streaming.tools.faults.inject import bad_records, inject
 from streaming.tools.faults.proxy import KinesisProxy

@@ -22,7 +22,7 @@ from clickstream_assets.resources import build_resources
 from clickstream_assets.sensors import stream_lag_sensor
 from streaming.kinesis import ensure_stream, kinesis_client, put_records
 from streaming.local.stack import LocalStack, kill_process
-from streaming.stream.job import checkpoint_lock, read_status
+from streaming.stream.status import checkpoint_lock, read_status
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,7 @@
 import json
 import threading
 
-from streaming.stream.job import write_status
+from streaming.stream.status import write_status
 
 
 def test_concurrent_status_writes_neither_fail_nor_lose_a_field(tmp_path):

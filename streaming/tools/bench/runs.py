@@ -33,7 +33,7 @@ from streaming.kinesis import kinesis_client, list_shard_ids, put_records
 from streaming.lake.read import latencies_per_commit, latest_version, read_columns
 from streaming.local.stack import LocalStack
 from streaming.settings import Settings
-from streaming.stream.job import PROGRESS_LOG
+from streaming.stream.status import PROGRESS_LOG
 from streaming.tools.bench.measure import (
     MemorySampler,
     delta_timeline,

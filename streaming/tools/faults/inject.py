@@ -27,7 +27,7 @@ from streaming.lake.read import latest_version
 from streaming.local.stack import LocalStack
 from streaming.settings import Settings
 from streaming.stream.backlog import committed_batch, committed_positions, measure
-from streaming.stream.job import EXIT_CHECKPOINT_BUSY, LOCK_FILE
+from streaming.stream.status import EXIT_CHECKPOINT_BUSY, LOCK_FILE
 
 JOB_KILL_MODES = ("after_delta_commit", "mid_batch", "random")
 BAD_KEY_PREFIX = "bad-"
