@@ -26,10 +26,11 @@ from dagster import (
 from deltalake import DeltaTable
 
 from clickstream_assets.defs.lake.assets import gold_funnel, gold_page_kpis, silver_sessions
+from clickstream_assets.defs.lake.sensors import late_data_sensor
 from clickstream_assets.defs.stream.assets import BRONZE, REASON_TAG, STREAM, bronze_catch_up, kinesis_stream
-from clickstream_assets.jobs import observe_stream_job
+from clickstream_assets.defs.stream.jobs import observe_stream_job
+from clickstream_assets.defs.stream.sensors import bronze_health_sensor, stream_lag_sensor
 from clickstream_assets.resources import build_resources
-from clickstream_assets.sensors import bronze_health_sensor, late_data_sensor, stream_lag_sensor
 from streaming.ingest.events import ingest
 from streaming.kinesis import ensure_stream, kinesis_client
 

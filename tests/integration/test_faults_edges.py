@@ -33,9 +33,9 @@ from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_cont
 from deltalake import DeltaTable
 
 from clickstream_assets.defs.lake.assets import silver_sessions
+from clickstream_assets.defs.lake.sensors import late_data_sensor
 from clickstream_assets.partitions import daily
 from clickstream_assets.resources import build_resources
-from clickstream_assets.sensors import late_data_sensor
 from streaming.ingest.auth import basic_authorization
 from streaming.kinesis import ensure_stream, kinesis_client
 from streaming.local.stack import LocalStack

@@ -17,9 +17,9 @@ import pytest
 from dagster import DagsterInstance, Definitions, RunRequest, SkipReason, build_sensor_context
 
 from clickstream_assets.defs.stream.assets import bronze_catch_up, kinesis_stream
-from clickstream_assets.jobs import catch_up_job
+from clickstream_assets.defs.stream.jobs import catch_up_job
+from clickstream_assets.defs.stream.sensors import stream_lag_sensor
 from clickstream_assets.resources import build_resources
-from clickstream_assets.sensors import stream_lag_sensor
 from streaming.kinesis import ensure_stream, kinesis_client, put_records
 from streaming.local.stack import LocalStack, kill_process
 from streaming.stream.status import checkpoint_lock, read_status

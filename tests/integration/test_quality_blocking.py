@@ -24,7 +24,8 @@ from dagster import (
 from clickstream_assets.defs.lake.assets import gold_funnel, gold_page_kpis, silver_sessions
 from clickstream_assets.defs.lake.checks import gold_quality, silver_quality
 from clickstream_assets.defs.lakesql.assets import sql_catalog
-from clickstream_assets.defs.reports.assets import kpi_dashboard, kpi_dashboard_schedule
+from clickstream_assets.defs.reports.assets import kpi_dashboard
+from clickstream_assets.defs.reports.schedules import kpi_dashboard_schedule
 from clickstream_assets.resources import build_resources
 from streaming.settings import load_settings
 from tests.integration.test_sql_views import D1, at, bronze_event, known_events, write_known_lake

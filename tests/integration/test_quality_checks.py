@@ -24,7 +24,8 @@ from dagster import (
 from clickstream_assets.defs.lake.assets import gold_funnel, gold_page_kpis, silver_sessions
 from clickstream_assets.defs.lake.checks import gold_quality, silver_quality
 from clickstream_assets.defs.stream.assets import BRONZE, QUARANTINE, bronze_catch_up
-from clickstream_assets.defs.stream.checks import bronze_quality, bronze_quality_job
+from clickstream_assets.defs.stream.checks import bronze_quality
+from clickstream_assets.defs.stream.jobs import bronze_quality_job
 from clickstream_assets.resources import build_resources
 from streaming.lake.modeling import FUNNEL_COLUMNS, PAGE_KPI_COLUMNS, SESSION_COLUMNS
 from streaming.settings import load_settings

@@ -12,18 +12,14 @@ derives from its SQL, so the UI shows which table columns a BI number comes from
 from dagster import (
     AssetExecutionContext,
     AssetKey,
-    AssetSelection,
     AssetSpec,
-    DefaultScheduleStatus,
     Failure,
     MaterializeResult,
     MetadataValue,
-    ScheduleDefinition,
     TableColumn,
     TableColumnDep,
     TableColumnLineage,
     TableSchema,
-    define_asset_job,
     multi_asset,
 )
 
@@ -136,12 +132,3 @@ def sql_catalog(context: AssetExecutionContext, lake: LakeResource, sql: SqlReso
                                                        for c in view.columns}),
             "reads": ", ".join(view.reads), "registered_in": where,
         })
-
-
-catalog_job = define_asset_job(
-    "lakehouse_catalog_job", selection=AssetSelection.assets(CATALOG, *VIEW_KEYS.values()),
-    description="Registers the lake's tables and the business views in the SQL catalog.")
-catalog_schedule = ScheduleDefinition(
-    job=catalog_job, cron_schedule="*/15 * * * *", execution_timezone="UTC",
-    default_status=DefaultScheduleStatus.RUNNING,
-    description="Every 15 minutes, so a new table is queryable within a quarter of an hour.")

@@ -8,25 +8,15 @@ materialization links to it.
 """
 
 from dagster import (
-    AssetCheckEvaluation,
-    AssetCheckKey,
     AssetExecutionContext,
-    AssetSelection,
-    DagsterInstance,
-    DefaultScheduleStatus,
     MaterializeResult,
     MetadataValue,
-    RunRequest,
-    ScheduleEvaluationContext,
-    SkipReason,
     asset,
-    define_asset_job,
-    schedule,
 )
 
 from clickstream_assets.as_of import AsOf
 from clickstream_assets.defs.lake.assets import SESSIONS
-from clickstream_assets.defs.lake.checks import FUNNEL, PAGE_KPIS, gold_quality
+from clickstream_assets.defs.lake.checks import FUNNEL, PAGE_KPIS
 from clickstream_assets.defs.lakesql.assets import VIEW_KEYS
 from clickstream_assets.defs.stream.assets import BRONZE, OWNER
 from clickstream_assets.resources import ReportsResource, SqlResource
@@ -57,32 +47,3 @@ def kpi_dashboard(context: AssetExecutionContext, config: AsOf, sql: SqlResource
         "anomalous_hours_48h": dashboard.flagged_hours,
         "rows_per_view": MetadataValue.json(dashboard.rows),
     })
-
-
-kpi_dashboard_job = define_asset_job(
-    "kpi_dashboard_job", selection=AssetSelection.assets(kpi_dashboard),
-    description="Rebuilds the KPI dashboard from the views.")
-
-
-def failing_gold_checks(instance: DagsterInstance) -> list[str]:
-    """Blocking gold checks whose latest evaluation failed."""
-    keys: list[AssetCheckKey] = list(gold_quality.check_keys)
-    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
-    failing = []
-    for key, record in latest.items():
-        event = record.event.dagster_event if record.event else None
-        evaluation = event.event_specific_data if event else None
-        if isinstance(evaluation, AssetCheckEvaluation) and not evaluation.passed:
-            failing.append(f"{key.asset_key.to_user_string()}/{key.name} ({record.partition})")
-    return sorted(failing)
-
-
-@schedule(job=kpi_dashboard_job, cron_schedule="*/10 * * * *", execution_timezone="UTC",
-          default_status=DefaultScheduleStatus.RUNNING,
-          description="Every 10 minutes, for fresh live traffic and anomaly flags; skipped while "
-                      "a blocking gold check is failing.")
-def kpi_dashboard_schedule(context: ScheduleEvaluationContext):
-    failing = failing_gold_checks(context.instance)
-    if failing:
-        return SkipReason(f"gold checks failing: {', '.join(failing)}")
-    return RunRequest()

@@ -16,13 +16,9 @@ import pyarrow.dataset as ds
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckKey,
-    AssetSelection,
-    DefaultScheduleStatus,
     Failure,
     FreshnessPolicy,
     MetadataValue,
-    ScheduleDefinition,
-    define_asset_job,
     multi_asset_check,
 )
 
@@ -169,12 +165,3 @@ def bronze_quality(context: AssetCheckExecutionContext, config: AsOf, lake: Lake
     selected = context.selected_asset_check_keys
     chosen = [v for v in verdicts if AssetCheckKey(v.asset_key, v.check) in selected]
     yield from report(context, reports, "bronze", partition, chosen, scores)
-
-
-bronze_quality_job = define_asset_job(
-    "bronze_quality_job", selection=AssetSelection.checks_for_assets(BRONZE, QUARANTINE),
-    description="Runs the bronze and quarantine checks and writes their report page.")
-bronze_quality_schedule = ScheduleDefinition(
-    job=bronze_quality_job, cron_schedule="5 * * * *", execution_timezone="UTC",
-    default_status=DefaultScheduleStatus.RUNNING,
-    description="Hourly, just after the hour, so the volume check scores the hour that ended.")

@@ -1,15 +1,11 @@
-"""Schedules: stream observations, today's silver/gold, and table maintenance."""
+"""Schedules of the lake stage: today's silver/gold, and table maintenance."""
 
 from datetime import UTC, datetime, timedelta
 
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleDefinition, ScheduleEvaluationContext, schedule
 
-from clickstream_assets.jobs import modeled_job, observe_stream_job, optimize_job, vacuum_job
+from clickstream_assets.defs.lake.jobs import modeled_job, optimize_job, vacuum_job
 
-observe_stream_schedule = ScheduleDefinition(
-    job=observe_stream_job, cron_schedule="*/5 * * * *", execution_timezone="UTC",
-    default_status=DefaultScheduleStatus.RUNNING,
-    description="Observes the stream every 5 minutes (also on demand from the UI).")
 optimize_schedule = ScheduleDefinition(
     job=optimize_job, cron_schedule="30 3 * * *", execution_timezone="UTC",
     default_status=DefaultScheduleStatus.RUNNING,
