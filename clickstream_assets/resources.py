@@ -29,7 +29,7 @@ from streaming.local.stack import LocalStack
 from streaming.reports.render import reports_dir, reports_url, write_page
 from streaming.settings import Settings, load_settings
 from streaming.stream.backlog import Backlog, committed_batch, committed_positions, measure
-from streaming.stream.status import EXIT_CHECKPOINT_BUSY, process_alive, read_status
+from streaming.stream.status import EXIT_CHECKPOINT_BUSY, checkpoint_held, read_status
 
 
 class ClickstreamSettings(ConfigurableResource):
@@ -130,7 +130,7 @@ class StreamJobResource(ConfigurableResource):
         if self.config.mode == "aws":
             return self._glue_status()
         status = read_status(self.config.settings())
-        live = process_alive(status.get("pid"))
+        live = checkpoint_held(self.config.settings())
         running = status.get("state") == "running" and live
         fresh = time.time() - float(status.get("updated_at") or 0) < self.stall_seconds
         starting = status.get("state") == "starting" and live

@@ -21,6 +21,8 @@ STATUS_FILE = "bronze_job.json"
 PROGRESS_LOG = "bronze_job_progress.jsonl"
 LOCK_FILE = "bronze_job.lock"
 EXIT_CHECKPOINT_BUSY = 3
+# How long a starting job retries the lock: an observer's probe holds it for two system calls.
+PROBE_GRACE_SECONDS = 0.5
 
 
 class CheckpointBusy(RuntimeError):
@@ -32,16 +34,20 @@ def checkpoint_lock(settings: Settings) -> Iterator[None]:
     """One query per checkpoint: two queries on one checkpoint would race on its offset log.
 
     Embedded mode holds an exclusive lock (released by the kernel if the process dies, even
-    by SIGKILL); on AWS the Glue job's max concurrency of 1 plays that part.
+    by SIGKILL); on AWS the Glue job's max concurrency of 1 plays that part. The lock is also
+    what says a job is alive (`checkpoint_held`), so a probe may hold it for an instant: the
+    lock is retried for PROBE_GRACE_SECONDS before the checkpoint counts as busy.
     """
     if not settings.embedded:
         yield
         return
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     with (settings.state_dir / LOCK_FILE).open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        deadline = time.monotonic() + PROBE_GRACE_SECONDS
+        while not _locked(handle, fcntl.LOCK_EX):
+            if time.monotonic() < deadline:
+                time.sleep(0.01)
+                continue
             status = read_status(settings)
             raise CheckpointBusy(
                 f"another stream job (pid {status.get('pid', '?')}) is running on "
@@ -57,15 +63,28 @@ def read_status(settings: Settings) -> dict:
         return {}
 
 
-def process_alive(pid: int | None) -> bool:
-    """True when `pid` is a live stream job process (not a recycled pid of something else)."""
-    if not pid:
-        return False
+def _locked(handle, mode: int) -> bool:
+    """Takes the lock in `mode` without waiting; False when another holder excludes it."""
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        fcntl.flock(handle, mode | fcntl.LOCK_NB)
+    except BlockingIOError:
         return False
-    return b"streaming.stream.job" in cmdline or b"streaming.cli" in cmdline
+    return True
+
+
+def checkpoint_held(settings: Settings) -> bool:
+    """True while a query (the continuous job or a catch-up) or a restore holds the checkpoint.
+
+    The lock itself answers, not the pid in the status file: the kernel drops it when its
+    holder dies, however it is started and whatever its command line, and a recycled pid
+    cannot pass for it. The probe takes a shared lock and drops it at once, so probes never
+    exclude one another.
+    """
+    path = settings.state_dir / LOCK_FILE
+    if not path.exists():
+        return False
+    with path.open("a") as handle:
+        return not _locked(handle, fcntl.LOCK_SH)
 
 
 _STATUS_LOCK = threading.Lock()

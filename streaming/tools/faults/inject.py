@@ -11,7 +11,6 @@ retry after a lost answer), all written straight to the stream.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import random
 import time
@@ -27,7 +26,7 @@ from streaming.lake.read import latest_version
 from streaming.local.stack import LocalStack
 from streaming.settings import Settings
 from streaming.stream.backlog import committed_batch, committed_positions, measure
-from streaming.stream.status import EXIT_CHECKPOINT_BUSY, LOCK_FILE
+from streaming.stream.status import EXIT_CHECKPOINT_BUSY, checkpoint_held
 
 JOB_KILL_MODES = ("after_delta_commit", "mid_batch", "random")
 BAD_KEY_PREFIX = "bad-"
@@ -106,21 +105,6 @@ def kill_job(stack: LocalStack, mode: str, rng: random.Random, timeout: float = 
     return {"mode": mode, "timed": timed, "caught": state.moment, "state": asdict(state)}
 
 
-def checkpoint_free(settings: Settings) -> bool:
-    """True when no query (continuous job or catch-up) holds the checkpoint lock; probes by
-    taking the lock and releasing it at once."""
-    path = settings.state_dir / LOCK_FILE
-    if not path.exists():
-        return True
-    with path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return True
-
-
 def restart_job(stack: LocalStack, timeout: float = 600.0) -> dict:
     """Starts the continuous job again, as an operator would: while a catch-up holds the
     checkpoint, waits for it. Returns once the batch the crash interrupted has been replayed
@@ -130,7 +114,7 @@ def restart_job(stack: LocalStack, timeout: float = 600.0) -> dict:
     waited_for_catch_up = 0.0
     while True:
         mark = time.monotonic()
-        if not _wait_for(lambda: checkpoint_free(stack.settings), timeout, every=1.0):
+        if not _wait_for(lambda: not checkpoint_held(stack.settings), timeout, every=1.0):
             raise TimeoutError(f"the checkpoint stayed locked for {timeout:.0f}s")
         waited_for_catch_up += time.monotonic() - mark
         try:
