@@ -8,12 +8,12 @@ built during the day and refreshed by the late-data sensor as events keep arrivi
 
 from __future__ import annotations
 
-import os
-
 from dagster import DailyPartitionsDefinition
 
+from streaming.settings import load_settings
+
 daily = DailyPartitionsDefinition(
-    start_date=os.environ.get("CLICKSTREAM_PARTITIONS_START", "2026-11-01"),
+    start_date=load_settings().partitions_start,
     timezone="UTC",
     end_offset=1,
 )

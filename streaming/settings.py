@@ -3,13 +3,19 @@
 Embedded mode (the default) points every part at this machine: a loopback Kinesis endpoint,
 local Spark and a lakehouse folder. AWS mode leaves the endpoint to boto3's defaults and
 expects S3 URIs; the code paths are the same.
+
+Every CLICKSTREAM_* variable is read here and nowhere else: each field names its variable
+once (`env`), `load_settings` reads them all and `Settings.to_env` writes them back, so a
+child process, the Dagster resources and the Glue job's arguments carry the same settings.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 DEV_SALT = "embedded-dev-salt-change-me"
 # The embedded stack's one site and its write key: the demo traffic and the shop page send it,
@@ -19,39 +25,49 @@ DEV_WRITE_KEY = "embedded-dev-write-key-change-me"
 # Browsers on this machine: the gateway serves the shop itself, and a developer may serve a
 # page from any local port. The gateway's own origin is always added in embedded mode.
 DEV_ALLOWED_ORIGINS = "http://localhost:*,http://127.0.0.1:*,http://[::1]:*"
+DEV_KINESIS_ENDPOINT = "http://127.0.0.1:4567"
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip()
-    return value or default
+def setting(variable: str, default: Any = None) -> Any:
+    """A field read from the environment variable `variable`, with the default of a Settings
+    built in code; `load_settings` derives some defaults from the mode or another setting."""
+    return field(default=default, metadata={"env": variable})
 
 
 @dataclass(frozen=True)
 class Settings:
     """Where every part of the pipeline lives; derived paths keep the layout in one place."""
 
-    mode: str = "embedded"
-    home: Path = field(default_factory=lambda: Path.cwd() / "var")
-    lake_uri: str = ""
-    checkpoint_uri: str = ""
-    stream_name: str = "clickstream-events"
-    shard_count: int = 2
-    region: str = "us-east-1"
-    kinesis_endpoint_url: str | None = "http://127.0.0.1:4567"
-    s3_endpoint_url: str | None = None
-    gateway_host: str = "127.0.0.1"
-    gateway_port: int = 8080
-    ip_hash_salt: str = DEV_SALT
-    spark_master: str = "local[2]"
-    dedup_window: str = "10 minutes"
-    max_records_per_shard: int = 10000
-    catch_up_records_per_shard: int = 50000
-    write_keys: str = f"{DEV_SITE}:{DEV_WRITE_KEY}"
-    write_keys_file: str = ""
-    write_keys_secret: str = ""
-    allowed_origins: str = DEV_ALLOWED_ORIGINS
-    rate_limit_rps: float = 2000.0
-    rate_limit_burst: int = 4000
+    mode: str = setting("CLICKSTREAM_MODE", "embedded")
+    home: Path = field(default_factory=lambda: Path.cwd() / "var", metadata={"env": "CLICKSTREAM_HOME"})
+    lake_uri: str = setting("CLICKSTREAM_LAKE_URI", "")
+    checkpoint_uri: str = setting("CLICKSTREAM_CHECKPOINT_URI", "")
+    stream_name: str = setting("CLICKSTREAM_STREAM_NAME", "clickstream-events")
+    shard_count: int = setting("CLICKSTREAM_SHARD_COUNT", 2)
+    region: str = setting("AWS_REGION", "us-east-1")
+    kinesis_endpoint_url: str | None = setting("CLICKSTREAM_KINESIS_ENDPOINT", DEV_KINESIS_ENDPOINT)
+    s3_endpoint_url: str | None = setting("CLICKSTREAM_S3_ENDPOINT")
+    gateway_host: str = setting("CLICKSTREAM_GATEWAY_HOST", "127.0.0.1")
+    gateway_port: int = setting("CLICKSTREAM_GATEWAY_PORT", 8080)
+    ip_hash_salt: str = setting("CLICKSTREAM_IP_HASH_SALT", DEV_SALT)
+    spark_master: str = setting("CLICKSTREAM_SPARK_MASTER", "local[2]")
+    dedup_window: str = setting("CLICKSTREAM_DEDUP_WINDOW", "10 minutes")
+    max_records_per_shard: int = setting("CLICKSTREAM_MAX_RECORDS_PER_SHARD", 10000)
+    catch_up_records_per_shard: int = setting("CLICKSTREAM_CATCH_UP_RECORDS_PER_SHARD", 50000)
+    write_keys: str = setting("CLICKSTREAM_WRITE_KEYS", f"{DEV_SITE}:{DEV_WRITE_KEY}")
+    write_keys_file: str = setting("CLICKSTREAM_WRITE_KEYS_FILE", "")
+    write_keys_secret: str = setting("CLICKSTREAM_WRITE_KEYS_SECRET", "")
+    allowed_origins: str = setting("CLICKSTREAM_ALLOWED_ORIGINS", DEV_ALLOWED_ORIGINS)
+    rate_limit_rps: float = setting("CLICKSTREAM_RATE_LIMIT_RPS", 2000.0)
+    rate_limit_burst: int = setting("CLICKSTREAM_RATE_LIMIT_BURST", 4000)
+    # The control plane's: the Glue job it observes and catches up with, the Athena database
+    # and workgroup of the lake's tables, when a lagging job gets a catch-up run, and the
+    # first day of silver and gold partitions.
+    glue_job_name: str = setting("CLICKSTREAM_GLUE_JOB_NAME", "")
+    glue_database: str = setting("CLICKSTREAM_GLUE_DATABASE", "")
+    athena_workgroup: str = setting("CLICKSTREAM_ATHENA_WORKGROUP", "primary")
+    lag_threshold_seconds: float = setting("CLICKSTREAM_LAG_THRESHOLD_SECONDS", 60.0)
+    partitions_start: str = setting("CLICKSTREAM_PARTITIONS_START", "2026-11-01")
 
     @property
     def embedded(self) -> bool:
@@ -87,6 +103,11 @@ class Settings:
         return self.home / "state"
 
     @property
+    def log_dir(self) -> Path:
+        """Logs of the processes the embedded stack and catch-up runs start."""
+        return self.home / "logs"
+
+    @property
     def kinesis_data_dir(self) -> Path:
         return self.home / "kinesis"
 
@@ -94,43 +115,41 @@ class Settings:
     def gateway_url(self) -> str:
         return f"http://{self.gateway_host}:{self.gateway_port}"
 
+    def to_env(self) -> dict[str, str]:
+        """The environment `load_settings` reads back as these settings (unset ones omitted)."""
+        return {item.metadata["env"]: str(value) for item in fields(self)
+                if (value := getattr(self, item.name)) is not None}
 
-def load_settings() -> Settings:
-    """Reads CLICKSTREAM_* variables; anything unset gets the embedded default."""
-    mode = _env("CLICKSTREAM_MODE", "embedded")
+
+VARIABLES = {item.name: item.metadata["env"] for item in fields(Settings)}
+PARSERS = {"int": int, "float": float, "Path": lambda text: Path(text).resolve()}
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Reads the CLICKSTREAM_* variables (`os.environ` unless given); anything unset gets its
+    default, which for some settings depends on the mode or on another setting."""
+    environ = os.environ if environ is None else environ
+    given = {name: text for name, variable in VARIABLES.items()
+             if (text := environ.get(variable, "").strip())}
+    mode = given.pop("mode", "embedded")
     if mode not in ("embedded", "aws"):
         raise ValueError(f"CLICKSTREAM_MODE must be 'embedded' or 'aws', not {mode!r}")
-    home = Path(_env("CLICKSTREAM_HOME", str(Path.cwd() / "var"))).resolve()
-    lake_uri = _env("CLICKSTREAM_LAKE_URI", str(home / "lake"))
-    checkpoint_uri = _env("CLICKSTREAM_CHECKPOINT_URI", str(home / "checkpoints"))
-    endpoint_default = "http://127.0.0.1:4567" if mode == "embedded" else ""
-    salt = _env("CLICKSTREAM_IP_HASH_SALT", DEV_SALT if mode == "embedded" else "")
-    write_keys_file = _env("CLICKSTREAM_WRITE_KEYS_FILE", "")
-    write_keys_secret = _env("CLICKSTREAM_WRITE_KEYS_SECRET", "")
-    dev_keys = mode == "embedded" and not (write_keys_file or write_keys_secret)
-    rate_limit_rps = float(_env("CLICKSTREAM_RATE_LIMIT_RPS", "2000"))
-    return Settings(
-        mode=mode,
-        home=home,
-        lake_uri=lake_uri.rstrip("/"),
-        checkpoint_uri=checkpoint_uri.rstrip("/"),
-        stream_name=_env("CLICKSTREAM_STREAM_NAME", "clickstream-events"),
-        shard_count=int(_env("CLICKSTREAM_SHARD_COUNT", "2")),
-        region=_env("AWS_REGION", _env("AWS_DEFAULT_REGION", "us-east-1")),
-        kinesis_endpoint_url=_env("CLICKSTREAM_KINESIS_ENDPOINT", endpoint_default) or None,
-        s3_endpoint_url=_env("CLICKSTREAM_S3_ENDPOINT", "") or None,
-        gateway_host=_env("CLICKSTREAM_GATEWAY_HOST", "127.0.0.1"),
-        gateway_port=int(_env("CLICKSTREAM_GATEWAY_PORT", "8080")),
-        ip_hash_salt=salt,
-        spark_master=_env("CLICKSTREAM_SPARK_MASTER", "local[2]"),
-        dedup_window=_env("CLICKSTREAM_DEDUP_WINDOW", "10 minutes"),
-        max_records_per_shard=int(_env("CLICKSTREAM_MAX_RECORDS_PER_SHARD", "10000")),
-        catch_up_records_per_shard=int(_env("CLICKSTREAM_CATCH_UP_RECORDS_PER_SHARD", "50000")),
-        write_keys=_env("CLICKSTREAM_WRITE_KEYS", f"{DEV_SITE}:{DEV_WRITE_KEY}" if dev_keys else ""),
-        write_keys_file=write_keys_file,
-        write_keys_secret=write_keys_secret,
-        allowed_origins=_env("CLICKSTREAM_ALLOWED_ORIGINS",
-                             DEV_ALLOWED_ORIGINS if mode == "embedded" else ""),
-        rate_limit_rps=rate_limit_rps,
-        rate_limit_burst=int(_env("CLICKSTREAM_RATE_LIMIT_BURST", str(int(rate_limit_rps * 2)))),
-    )
+    types = {item.name: item.type for item in fields(Settings)}
+    values: dict[str, Any] = {name: PARSERS.get(types[name], str)(text) for name, text in given.items()}
+    embedded = mode == "embedded"
+    home = values.setdefault("home", (Path.cwd() / "var").resolve())
+    dev_keys = embedded and not (values.get("write_keys_file") or values.get("write_keys_secret"))
+    derived = {
+        "lake_uri": str(home / "lake"),
+        "checkpoint_uri": str(home / "checkpoints"),
+        "region": environ.get("AWS_DEFAULT_REGION", "").strip() or "us-east-1",
+        "kinesis_endpoint_url": DEV_KINESIS_ENDPOINT if embedded else None,
+        "ip_hash_salt": DEV_SALT if embedded else "",
+        "write_keys": f"{DEV_SITE}:{DEV_WRITE_KEY}" if dev_keys else "",
+        "allowed_origins": DEV_ALLOWED_ORIGINS if embedded else "",
+        "rate_limit_burst": int(float(values.get("rate_limit_rps", 2000.0)) * 2),
+    }
+    values = {**derived, **values}
+    values["lake_uri"] = values["lake_uri"].rstrip("/")
+    values["checkpoint_uri"] = values["checkpoint_uri"].rstrip("/")
+    return Settings(mode=mode, **values)

@@ -11,7 +11,6 @@ the pinned wheels.
 from __future__ import annotations
 
 import difflib
-import os
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -31,6 +30,7 @@ from streaming.lakesql.catalog import (
     Column,
     TableEntry,
     ViewEntry,
+    catalog_uri,
     discover_tables,
     load_catalog,
     save_catalog,
@@ -339,17 +339,29 @@ def glue_table_input(table: TableEntry) -> dict:
 
 
 def open_engine(settings: Settings) -> EmbeddedEngine | AthenaEngine:
-    """The engine for the configured mode, as the `sql` command uses it.
+    """The engine for the configured mode, for the `sql` command and Dagster alike.
 
     AWS mode needs the Glue database (Terraform output `glue_database`) in
     CLICKSTREAM_GLUE_DATABASE and takes the workgroup from CLICKSTREAM_ATHENA_WORKGROUP.
     """
     if settings.embedded:
         return EmbeddedEngine.open(settings.lake_uri)
-    database = os.environ.get("CLICKSTREAM_GLUE_DATABASE", "").strip()
-    if not database:
+    return AthenaEngine(boto3.client("athena", region_name=settings.region),
+                        boto3.client("glue", region_name=settings.region),
+                        _glue_database(settings), settings.athena_workgroup)
+
+
+def publish_catalog(settings: Settings, catalog: Catalog) -> tuple[list[str], str]:
+    """Registers `catalog` where this mode's engine reads it: a file under the lake, or the
+    Glue Data Catalog with the views created in Athena. Returns what changed and where."""
+    if settings.embedded:
+        return EmbeddedEngine.publish(settings.lake_uri, catalog), catalog_uri(settings.lake_uri)
+    with open_engine(settings) as engine:
+        return engine.publish(catalog), f"Glue database {settings.glue_database}"
+
+
+def _glue_database(settings: Settings) -> str:
+    if not settings.glue_database:
         raise SqlError("AWS mode needs CLICKSTREAM_GLUE_DATABASE: the Glue database of the "
                        "lake's tables (Terraform output glue_database)")
-    return AthenaEngine(boto3.client("athena", region_name=settings.region),
-                        boto3.client("glue", region_name=settings.region), database,
-                        os.environ.get("CLICKSTREAM_ATHENA_WORKGROUP", "").strip() or "primary")
+    return settings.glue_database

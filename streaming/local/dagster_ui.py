@@ -36,7 +36,7 @@ def start_dagster(stack: LocalStack, port: int = DAGSTER_PORT) -> subprocess.Pop
     home.mkdir(parents=True, exist_ok=True)
     write_instance_config(home)
     stack.log_dir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **stack.settings_env(), "DAGSTER_HOME": str(home)}
+    env = {**os.environ, **stack.settings.to_env(), "DAGSTER_HOME": str(home)}
     log = open(stack.log_dir / "dagster.log", "ab")  # noqa: SIM115 - owned by the child
     process = subprocess.Popen(
         [sys.executable, "-m", "dagster", "dev", "-w", str(ROOT / "workspace.yaml"),

@@ -257,7 +257,7 @@ class LocalStack:
 
     @property
     def log_dir(self) -> Path:
-        return self.settings.home / "logs"
+        return self.settings.log_dir
 
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -271,30 +271,7 @@ class LocalStack:
     def child_env(self) -> dict[str, str]:
         """This process's environment with the stack's settings and Spark's Python."""
         return {**os.environ, "PYSPARK_PYTHON": sys.executable,
-                "PYSPARK_DRIVER_PYTHON": sys.executable, **self.settings_env()}
-
-    def settings_env(self) -> dict[str, str]:
-        """The child processes see exactly this stack's settings."""
-        s = self.settings
-        env = {
-            "CLICKSTREAM_MODE": s.mode,
-            "CLICKSTREAM_HOME": str(s.home),
-            "CLICKSTREAM_LAKE_URI": s.lake_uri,
-            "CLICKSTREAM_CHECKPOINT_URI": s.checkpoint_uri,
-            "CLICKSTREAM_STREAM_NAME": s.stream_name,
-            "CLICKSTREAM_SHARD_COUNT": str(s.shard_count),
-            "CLICKSTREAM_GATEWAY_HOST": s.gateway_host,
-            "CLICKSTREAM_GATEWAY_PORT": str(s.gateway_port),
-            "CLICKSTREAM_IP_HASH_SALT": s.ip_hash_salt,
-            "CLICKSTREAM_SPARK_MASTER": s.spark_master,
-            "CLICKSTREAM_DEDUP_WINDOW": s.dedup_window,
-            "CLICKSTREAM_MAX_RECORDS_PER_SHARD": str(s.max_records_per_shard),
-            "CLICKSTREAM_CATCH_UP_RECORDS_PER_SHARD": str(s.catch_up_records_per_shard),
-            "AWS_REGION": s.region,
-        }
-        if s.kinesis_endpoint_url:
-            env["CLICKSTREAM_KINESIS_ENDPOINT"] = s.kinesis_endpoint_url
-        return env
+                "PYSPARK_DRIVER_PYTHON": sys.executable, **self.settings.to_env()}
 
     def start_kinesis(self, timeout: float = 30.0) -> None:
         """kinesalite on loopback, persisted under `<home>/kinesis`; creates the stream."""

@@ -192,7 +192,7 @@ def test_the_dagster_ui_links_to_the_pages(built, browser, tmp_path):
     """What a user does: open the asset in the Dagster UI and follow the link to the page."""
     settings, instance, _ = built
     port = free_port()
-    env = {**os.environ, **LocalStack(settings).settings_env(),
+    env = {**os.environ, **settings.to_env(),
            "DAGSTER_HOME": instance.root_directory}
     ui = subprocess.Popen(
         [sys.executable, "-m", "dagster_webserver", "-w", str(ROOT / "workspace.yaml"),

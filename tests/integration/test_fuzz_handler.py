@@ -68,7 +68,7 @@ bodies = st.one_of(
 
 @pytest.fixture
 def lambda_env(kinesis, monkeypatch):
-    for key, value in kinesis.settings_env().items():
+    for key, value in kinesis.settings.to_env().items():
         monkeypatch.setenv(key, value)
     http.runtime.cache_clear()
     yield kinesis.settings

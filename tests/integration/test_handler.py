@@ -61,7 +61,7 @@ def rest_api_event(body: dict, ip="198.51.100.4") -> dict:
 @pytest.fixture
 def lambda_env(kinesis, monkeypatch):
     """The handler reads its settings from the environment, as it does in Lambda."""
-    for key, value in kinesis.settings_env().items():
+    for key, value in kinesis.settings.to_env().items():
         monkeypatch.setenv(key, value)
     http.runtime.cache_clear()
     yield kinesis.settings
@@ -185,6 +185,7 @@ def test_configured_sites_origins_and_keys_replace_the_development_ones(lambda_e
                                                                         tmp_path):
     keys = tmp_path / "write-keys"
     keys.write_text("shop:shop-key-0123456789abcdef\nblog:blog-key-0123456789abcdef\n")
+    monkeypatch.delenv("CLICKSTREAM_WRITE_KEYS")
     monkeypatch.setenv("CLICKSTREAM_WRITE_KEYS_FILE", str(keys))
     monkeypatch.setenv("CLICKSTREAM_ALLOWED_ORIGINS", "https://shop.example.com")
     http.runtime.cache_clear()
@@ -264,12 +265,10 @@ def test_events_still_failing_after_retries_are_answered_503_never_accepted(kine
 @pytest.fixture(scope="module")
 def gateway(kinesis):
     """The real gateway process on a free port, with a rate limit low enough to reach."""
-    local = LocalStack(replace(kinesis.settings, gateway_port=free_port()))
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("CLICKSTREAM_WRITE_KEYS", f"demo:{DEV_WRITE_KEY},other:other-site-key-0123456789")
-        env.setenv("CLICKSTREAM_RATE_LIMIT_RPS", "0.5")
-        env.setenv("CLICKSTREAM_RATE_LIMIT_BURST", "3")
-        local.start_gateway()
+    local = LocalStack(replace(kinesis.settings, gateway_port=free_port(), rate_limit_rps=0.5,
+                               rate_limit_burst=3,
+                               write_keys=f"demo:{DEV_WRITE_KEY},other:other-site-key-0123456789"))
+    local.start_gateway()
     try:
         yield local.settings
     finally:

@@ -30,7 +30,7 @@ def lake_env(monkeypatch):
     """The CLI reads its settings from the environment, as a user's shell would give them."""
 
     def point_at(settings) -> None:
-        for key, value in LocalStack(settings).settings_env().items():
+        for key, value in settings.to_env().items():
             monkeypatch.setenv(key, value)
 
     return point_at

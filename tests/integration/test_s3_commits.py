@@ -192,8 +192,7 @@ def test_concurrent_appends_optimize_and_vacuum_on_s3(s3, tmp_path):
     assert options["AWS_ENDPOINT_URL"] == s3.url  # the lake's own S3 options, nothing added here
     bronze_target(settings).ensure(arrow_schema(BRONZE_COLUMNS))
 
-    env = {**os.environ, "CLICKSTREAM_MODE": "aws", "CLICKSTREAM_LAKE_URI": settings.lake_uri,
-           "CLICKSTREAM_S3_ENDPOINT": s3.url, "AWS_REGION": settings.region}
+    env = {**os.environ, **settings.to_env()}
     go, stop = tmp_path / "go", tmp_path / "stop"
     names = [f"writer-{i}" for i in range(WRITERS)] + ["maintenance"]
     ready = {name: tmp_path / f"ready-{name}" for name in names}

@@ -184,10 +184,8 @@ def test_request_errors(gateway, path, body, headers, status, error):
         status, False, error)
 
 
-def test_rate_limited_key_gets_429_with_retry_after(kinesis, monkeypatch):
-    monkeypatch.setenv("CLICKSTREAM_RATE_LIMIT_RPS", "0.5")
-    monkeypatch.setenv("CLICKSTREAM_RATE_LIMIT_BURST", "1")
-    local = start_gateway(kinesis)
+def test_rate_limited_key_gets_429_with_retry_after(kinesis):
+    local = start_gateway(kinesis, rate_limit_rps=0.5, rate_limit_burst=1)
     try:
         body = orjson.dumps({"type": "track", "event": "x", "anonymousId": "a",
                              "messageId": str(uuid.uuid4())})

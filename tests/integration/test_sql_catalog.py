@@ -202,11 +202,11 @@ def test_publishing_to_glue_and_athena():
                        "new view shop_funnel"]
 
 
-def test_the_sql_resource_runs_on_athena_in_aws_mode(settings, monkeypatch):
-    monkeypatch.setenv("CLICKSTREAM_GLUE_DATABASE", "clickstream_dev")
-    monkeypatch.setenv("CLICKSTREAM_ATHENA_WORKGROUP", "clickstream-dev")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    aws = replace(settings, mode="aws", lake_uri=f"s3://lake-{uuid.uuid4().hex[:6]}")
+def test_the_sql_resource_runs_on_athena_in_aws_mode():
+    aws = load_settings({"CLICKSTREAM_MODE": "aws", "CLICKSTREAM_GLUE_DATABASE": "clickstream_dev",
+                         "CLICKSTREAM_ATHENA_WORKGROUP": "clickstream-dev",
+                         "CLICKSTREAM_LAKE_URI": f"s3://lake-{uuid.uuid4().hex[:6]}",
+                         "AWS_DEFAULT_REGION": "eu-west-1"})
     resource: SqlResource = build_resources(aws)["sql"]
     with resource.engine() as engine:
         assert isinstance(engine, AthenaEngine)

@@ -13,7 +13,6 @@ from dagster import DagsterEventType, DagsterInstance, EventRecordsFilter
 from clickstream_assets.defs.lake.assets import silver_sessions, write_pool
 from streaming.lake.read import commits_since
 from streaming.local.dagster_ui import ROOT, write_instance_config
-from streaming.local.stack import LocalStack
 from tests.conftest import isolated_settings
 from tests.integration.test_sql_views import D0, D1, write_known_lake
 
@@ -42,7 +41,7 @@ def test_backfill_runs_of_one_table_take_turns(tmp_path):
     with DagsterInstance.from_config(str(home)) as instance:  # storage created once, not raced
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
     assert silver_sessions.op.pool == write_pool("silver_sessions")
-    env = {**os.environ, **LocalStack(settings).settings_env(), "DAGSTER_HOME": str(home)}
+    env = {**os.environ, **settings.to_env(), "DAGSTER_HOME": str(home)}
     runs = [subprocess.Popen(
         [sys.executable, "-m", "dagster", "asset", "materialize", "-m",
          "clickstream_assets.definitions", "--select", "silver_sessions", "--partition", str(day)],

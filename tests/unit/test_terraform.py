@@ -130,8 +130,8 @@ def root() -> Module:
 
 def settings_variables() -> set[str]:
     """The CLICKSTREAM_* names streaming/settings.py reads."""
-    source = (ROOT / "streaming" / "settings.py").read_text()
-    return set(re.findall(r'_env\("(CLICKSTREAM_[A-Z_]+)"', source))
+    variables = importlib.import_module("streaming.settings").VARIABLES.values()
+    return {name for name in variables if name.startswith("CLICKSTREAM_")}
 
 
 def tfvars(environment: str) -> dict[str, Any]:

@@ -107,7 +107,7 @@ def _listing(catalog: Catalog) -> str:
 @multi_asset(specs=[catalog_spec, *(view_spec(v) for v in VIEWS)], name="sql_catalog",
              description="Registers tables and views; one materialization per view.")
 def sql_catalog(context: AssetExecutionContext, lake: LakeResource, sql: SqlResource):
-    with EmbeddedEngine(discover_tables(lake.config.lake_uri), load_views()) as engine:
+    with EmbeddedEngine(discover_tables(lake.config.settings().lake_uri), load_views()) as engine:
         if engine.broken:
             raise Failure("views that do not compile: " + "; ".join(
                 f"{name}: {error}" for name, error in engine.broken.items()))

@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import os
 from datetime import UTC, datetime
 
 from dagster import (
@@ -21,8 +20,6 @@ from clickstream_assets.defs.stream.assets import BRONZE, QUARANTINE, REASON_TAG
 from clickstream_assets.defs.stream.jobs import catch_up_job
 from clickstream_assets.resources import KinesisResource, LakeResource, StreamJobResource
 from streaming.lake.read import commits_since, latest_version
-
-LAG_THRESHOLD_SECONDS = float(os.environ.get("CLICKSTREAM_LAG_THRESHOLD_SECONDS", "60"))
 
 
 def _progress_summary(progress: dict | None) -> dict:
@@ -96,12 +93,12 @@ def stream_lag_sensor(context: SensorEvaluationContext, kinesis: KinesisResource
     job = stream_job.status()
     positions = lake.committed_positions()
     backlog = kinesis.backlog_after(positions)
-    reason = catch_up_reason(job, backlog.records, backlog.lag_seconds, backlog.capped,
-                             LAG_THRESHOLD_SECONDS)
+    threshold = stream_job.config.settings().lag_threshold_seconds
+    reason = catch_up_reason(job, backlog.records, backlog.lag_seconds, backlog.capped, threshold)
     if reason is None:
         return SkipReason(f"job {job.get('state', 'unknown')}, backlog {backlog.records:,} "
                           f"records, lag {backlog.lag_seconds:.1f}s "
-                          f"(threshold {LAG_THRESHOLD_SECONDS:.0f}s)")
+                          f"(threshold {threshold:.0f}s)")
     window = hashlib.sha256(json.dumps(positions, sort_keys=True).encode()).hexdigest()[:12]
     failed = len(context.instance.get_run_ids(
         RunsFilter(job_name=catch_up_job.name, statuses=[DagsterRunStatus.FAILURE])))

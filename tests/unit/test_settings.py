@@ -1,0 +1,38 @@
+"""The one settings object: every variable read in streaming/settings.py, and what it writes
+for a child process or Dagster's config reads back as the same settings."""
+
+from pathlib import Path
+
+import pytest
+
+from streaming.settings import VARIABLES, Settings, load_settings
+
+
+def test_every_setting_names_its_variable_once():
+    assert set(VARIABLES) == set(Settings.__dataclass_fields__)
+    assert len(set(VARIABLES.values())) == len(VARIABLES)
+
+
+@pytest.mark.parametrize("environ", [
+    {},
+    {"CLICKSTREAM_MODE": "aws", "CLICKSTREAM_LAKE_URI": "s3://lake/prefix/",
+     "CLICKSTREAM_CHECKPOINT_URI": "s3://checkpoints", "AWS_DEFAULT_REGION": "eu-west-1",
+     "CLICKSTREAM_GLUE_JOB_NAME": "job", "CLICKSTREAM_WRITE_KEYS_SECRET": "keys"},
+    {"CLICKSTREAM_HOME": "/tmp/clickstream-home", "CLICKSTREAM_RATE_LIMIT_RPS": "10",
+     "CLICKSTREAM_SHARD_COUNT": "4", "CLICKSTREAM_LAG_THRESHOLD_SECONDS": "5.5",
+     "CLICKSTREAM_S3_ENDPOINT": "http://127.0.0.1:9000"},
+])
+def test_settings_survive_their_environment(environ):
+    settings = load_settings(environ)
+    assert load_settings(settings.to_env()) == settings
+
+
+def test_defaults_follow_the_mode_and_other_settings():
+    embedded = load_settings({"CLICKSTREAM_HOME": "/srv/cs", "CLICKSTREAM_RATE_LIMIT_RPS": "10"})
+    assert (embedded.lake_uri, embedded.rate_limit_burst) == ("/srv/cs/lake", 20)
+    assert embedded.home == Path("/srv/cs") and embedded.write_keys and embedded.ip_hash_salt
+    aws = load_settings({"CLICKSTREAM_MODE": "aws", "AWS_DEFAULT_REGION": "eu-west-1"})
+    assert (aws.kinesis_endpoint_url, aws.ip_hash_salt, aws.write_keys) == (None, "", "")
+    assert aws.region == "eu-west-1"
+    with pytest.raises(ValueError, match="CLICKSTREAM_MODE"):
+        load_settings({"CLICKSTREAM_MODE": "cloud"})
