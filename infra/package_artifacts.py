@@ -1,11 +1,12 @@
 """Builds the artifacts infra/terraform uploads, into infra/terraform/.build/:
 
-  lambda-<arch>.zip    the `streaming` package plus its runtime dependencies (orjson and
-                       ua-parser, at their pyproject.toml pins) as wheels for the Lambda
-                       runtime (CPython 3.13, manylinux, arm64 or x86_64); boto3 comes with
-                       the runtime
-  streaming-glue.zip   the `streaming` package alone, for the Glue job's --extra-py-files
-                       (Glue 6.0 brings pyspark, pyarrow, delta-spark and boto3)
+  lambda-<arch>.zip    the Lambda's entry point (streaming.ingest.handler) and the modules it
+                       imports, plus its runtime dependencies (orjson and ua-parser, at their
+                       pyproject.toml pins) as wheels for the Lambda runtime (CPython 3.13,
+                       manylinux, arm64 or x86_64); boto3 comes with the runtime
+  streaming-glue.zip   the Glue job's script (streaming.stream.job) and the modules it imports,
+                       for its --extra-py-files (Glue 6.0 brings pyspark, pyarrow, delta-spark
+                       and boto3)
   glue-wheels/*.whl    `deltalake` at its pyproject.toml pin and every distribution it needs
                        (arro3-core, deprecated, wrapt, typing-extensions), as wheels for
                        Glue 6.0 (CPython 3.13, manylinux x86_64). The job's VPC reaches no
@@ -13,6 +14,10 @@
                        from S3 (--additional-python-modules, pip option --no-index). Wheels
                        already here are reused without touching the network when they still
                        resolve the pin offline; wheels no longer needed are removed.
+
+Which modules go in a zip is read from the import graph (infra/import_graph.py), so the zips
+never ship the stand-ins for AWS, the tooling or the Dagster code, and a module the entry
+point starts to import is shipped without a change here.
 
 Archives are deterministic (sorted entries, fixed timestamps and modes), so an unchanged
 package keeps its hash and `terraform plan` shows no change.
@@ -34,8 +39,10 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
-PACKAGE_DIR = ROOT / "streaming"
+from import_graph import ROOT, closure, import_graph, module_files
+
+LAMBDA_ENTRY = "streaming.ingest.handler"
+GLUE_ENTRY = "streaming.stream.job"
 BUILD_DIR = ROOT / "infra" / "terraform" / ".build"
 LAMBDA_PYTHON = "3.13"
 LAMBDA_DEPENDENCIES = ("orjson", "ua-parser")
@@ -70,13 +77,12 @@ def pinned_requirements(names: Iterable[str], pyproject: Path = ROOT / "pyprojec
     return [by_name[name] for name in names]
 
 
-def package_sources(package_dir: Path = PACKAGE_DIR) -> list[tuple[Path, str]]:
-    """(file, archive name) of every module of the package; no caches, no node_modules."""
-    return [
-        (path, f"{package_dir.name}/{path.relative_to(package_dir).as_posix()}")
-        for path in sorted(package_dir.rglob("*.py"))
-        if not {"__pycache__", "kinesalite"} & set(path.relative_to(package_dir).parts)
-    ]
+def module_sources(entry: str) -> list[tuple[Path, str]]:
+    """(file, archive name) of the module `entry`, its packages and every first-party module
+    they import, transitively."""
+    files = module_files()
+    return sorted((files[module], files[module].relative_to(ROOT).as_posix())
+                  for module in closure(import_graph(), entry))
 
 
 def tree_files(directory: Path) -> list[tuple[Path, str]]:
@@ -191,11 +197,12 @@ def build_lambda(arch: str, build_dir: Path = BUILD_DIR) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         site = Path(tmp)
         install_wheels(pinned_requirements(LAMBDA_DEPENDENCIES), site, arch)
-        return write_zip(build_dir / f"lambda-{arch}.zip", [*tree_files(site), *package_sources()])
+        return write_zip(build_dir / f"lambda-{arch}.zip",
+                         [*tree_files(site), *module_sources(LAMBDA_ENTRY)])
 
 
 def build_glue(build_dir: Path = BUILD_DIR) -> Path:
-    return write_zip(build_dir / "streaming-glue.zip", package_sources())
+    return write_zip(build_dir / "streaming-glue.zip", module_sources(GLUE_ENTRY))
 
 
 def main(argv: list[str] | None = None) -> int:

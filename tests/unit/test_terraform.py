@@ -11,12 +11,13 @@ suppression must still be needed.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import ipaddress
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 import zipfile
 from dataclasses import dataclass, field
 from functools import cache
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import hcl2
+import package_artifacts
 import pytest
 import yaml
 from hcl2 import SerializationOptions
@@ -44,10 +46,6 @@ UNSCOPABLE_ACTIONS = {
     "xray:PutTelemetryRecords", "cloudwatch:PutMetricData",
 }
 
-_spec = importlib.util.spec_from_file_location("package_artifacts",
-                                               ROOT / "infra" / "package_artifacts.py")
-package_artifacts = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(package_artifacts)
 
 
 def parse(path: Path) -> dict[str, Any]:
@@ -417,6 +415,7 @@ def test_alarms_and_dashboard_cover_the_failure_modes() -> None:
 def test_lambda_runs_the_projects_handler_with_its_settings() -> None:
     function = child("lambda").one("aws_lambda_function")
     module_name, attribute = function["handler"].rsplit(".", 1)
+    assert module_name == package_artifacts.LAMBDA_ENTRY
     handler = importlib.import_module(module_name)
     assert callable(getattr(handler, attribute))
     assert function["runtime"] == f"python{package_artifacts.LAMBDA_PYTHON}"
@@ -589,7 +588,8 @@ def test_glue_job_runs_the_job_script_on_glue_6_with_delta() -> None:
     assert ref(script["source"]) == "var.script_path"
     call = root().calls["glue_job"]
     assert call["script_path"] == "${local.repo_root}/streaming/stream/job.py"
-    assert (TERRAFORM / "../../streaming/stream/job.py").resolve() == ROOT / "streaming" / "stream" / "job.py"
+    script_module = package_artifacts.GLUE_ENTRY.replace(".", "/") + ".py"
+    assert (TERRAFORM / "../.." / script_module).resolve() == ROOT / script_module
     assert call["package_zip_path"] == "${local.build_dir}/streaming-glue.zip"
 
 
@@ -702,15 +702,45 @@ def test_lambda_dependencies_are_the_projects_pins() -> None:
         package_artifacts.pinned_requirements(["no-such-distribution"])
 
 
-def test_glue_package_is_the_streaming_package_and_reproducible(tmp_path: Path) -> None:
+# What neither AWS zip may hold: stand-ins for AWS, tooling, the Dagster code location.
+NEVER_SHIPPED = ("streaming/local/", "streaming/tools/", "clickstream_assets/")
+OFF_THE_GLUE_PATH = (*NEVER_SHIPPED, "streaming/ingest/", "streaming/lakesql/", "streaming/reports/")
+OFF_THE_LAMBDA_PATH = (*NEVER_SHIPPED, "streaming/stream/", "streaming/lake/", "streaming/lakesql/",
+                       "streaming/reports/", "streaming/ingest/openapi.py")
+
+
+def test_glue_package_is_the_job_and_what_it_imports_and_reproducible(tmp_path: Path) -> None:
     first = package_artifacts.build_glue(tmp_path / "a")
     second = package_artifacts.build_glue(tmp_path / "b")
     assert first.name == "streaming-glue.zip"
     assert first.read_bytes() == second.read_bytes()
-    names = zipfile.ZipFile(first).namelist()
-    assert {"streaming/__init__.py", "streaming/stream/job.py",
-            "streaming/stream/transforms.py"} <= set(names)
-    assert not [name for name in names if "kinesalite" in name or not name.endswith(".py")]
+    names = set(zipfile.ZipFile(first).namelist())
+    assert {"streaming/__init__.py", "streaming/stream/__init__.py", "streaming/stream/job.py",
+            "streaming/stream/transforms.py", "streaming/lake/delta.py"} <= names
+    assert not [name for name in names if name.startswith(OFF_THE_GLUE_PATH)
+                or not name.endswith(".py")]
+
+
+@pytest.mark.parametrize(("entry", "off_path"), [
+    (package_artifacts.LAMBDA_ENTRY, OFF_THE_LAMBDA_PATH),
+    (package_artifacts.GLUE_ENTRY, OFF_THE_GLUE_PATH),
+])
+def test_each_zip_holds_its_entry_point_and_what_it_imports_alone(entry, off_path, tmp_path) -> None:
+    """The first-party files of a zip, unpacked alone, import the entry point with nothing of
+    the repository's copy loaded; and they hold nothing off that entry point's path."""
+    sources = package_artifacts.module_sources(entry)
+    names = [name for _, name in sources]
+    assert not [name for name in names if name.startswith(off_path)]
+    for source, name in sources:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(source.read_bytes())
+    loaded = subprocess.run(
+        [sys.executable, "-c", f"import sys, {entry}; print('\\n'.join(sorted("
+         "m.__file__ for n, m in sys.modules.items() if n.split('.')[0] == 'streaming')))"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)}, capture_output=True,
+        text=True, check=True).stdout.split()
+    assert package_artifacts.module_files()[entry].relative_to(ROOT).as_posix() in names
+    assert {Path(file).relative_to(tmp_path).as_posix() for file in loaded} <= set(names)
 
 
 @pytest.mark.slow
