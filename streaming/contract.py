@@ -93,12 +93,17 @@ def parse_timestamp(value: Any) -> datetime | None:
         return None
 
 
+def rfc3339(moment: datetime, timespec: str = "microseconds") -> str:
+    """`moment` (aware) as the contract writes times: RFC 3339 in UTC with a Z."""
+    return moment.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
 def canonical_time(value: str) -> str:
     """A valid event_time in one form, UTC with microseconds, whatever zone the client used."""
     parsed = parse_timestamp(value)
     if parsed is None:
         raise ValueError(f"not an RFC 3339 timestamp: {value!r}")
-    return parsed.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return rfc3339(parsed)
 
 
 def is_uuid(value: Any) -> bool:

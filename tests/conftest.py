@@ -7,7 +7,6 @@ endpoint, the real gateway and the real Spark stream job writing real Delta file
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,14 +15,9 @@ import pytest
 
 from streaming.local.stack import LocalStack, stop_process
 from streaming.settings import Settings, load_settings
+from streaming.tools.common import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def isolated_settings(home: Path, **overrides) -> Settings:

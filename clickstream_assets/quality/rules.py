@@ -16,9 +16,15 @@ from pandera.engines.pandas_engine import Date
 from pandera.pandas import DataFrameModel, Field, check, dataframe_check
 from pandera.typing import Series
 
-from streaming.contract import MAX_ID_LENGTH, MAX_URL_LENGTH, SCHEMA_VERSION, STANDARD_EVENT_TYPES
+from streaming.contract import (
+    CUSTOM_EVENT_PATTERN,
+    MAX_ID_LENGTH,
+    MAX_URL_LENGTH,
+    SCHEMA_VERSION,
+    STANDARD_EVENT_TYPES,
+    UUID_PATTERN,
+)
 from streaming.lake.modeling import FUNNEL_STEPS
-from streaming.stream.transforms import CUSTOM_TYPE_PATTERN, UUID_PATTERN
 
 Timestamp = Annotated[pd.DatetimeTZDtype, "us", "UTC"]
 CLOCK_SKEW = pd.Timedelta(minutes=5)
@@ -42,7 +48,7 @@ def _null_or(condition: pd.Series, *columns: pd.Series) -> pd.Series:
 class BronzeEvents(DataFrameModel):
     """A bronze row: a valid v1 event as the handler enriched it and the stream job stored it."""
 
-    event_id: Series[str] = Field(unique=True, str_matches=UUID_PATTERN)
+    event_id: Series[str] = Field(unique=True, str_matches=f"^{UUID_PATTERN.pattern}$")
     event_type: Series[str]
     event_time: Series[Timestamp]
     event_date: Series[Date]
@@ -81,7 +87,7 @@ class BronzeEvents(DataFrameModel):
 
     @check("event_type", name="event_type is a v1 type (standard or custom:<name>)")
     def v1_event_type(cls, types: Series[str]) -> Series[bool]:
-        return types.isin(STANDARD_EVENT_TYPES) | types.str.fullmatch(CUSTOM_TYPE_PATTERN[1:-1])
+        return types.isin(STANDARD_EVENT_TYPES) | types.str.fullmatch(CUSTOM_EVENT_PATTERN.pattern)
 
     @dataframe_check(name="event_date is the UTC date of event_time")
     def date_of_event_time(cls, frame: pd.DataFrame) -> pd.Series:

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from streaming.contract import MAX_BODY_BYTES, RequestError, events_from_payload, validate_event
+from streaming.contract import MAX_BODY_BYTES, RequestError, events_from_payload, rfc3339, validate_event
 from streaming.ingest.auth import presented_key
 from streaming.ingest.enrich import enrich, request_fields
 from streaming.ingest.http import (
@@ -82,7 +82,7 @@ def ingest(
     now = datetime.now(UTC)
     ingest_id = uuid.uuid4().hex
     shared = request_fields(
-        received_at=now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        received_at=rfc3339(now),
         ingest_id=ingest_id, source_ip=source_ip, user_agent=headers.get("user-agent", ""),
         salt=settings.ip_hash_salt)
     rejected: list[dict[str, Any]] = []

@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from streaming.contract import MAX_ID_LENGTH, is_uuid, parse_timestamp, validate_event
+from streaming.contract import MAX_ID_LENGTH, is_uuid, parse_timestamp, rfc3339, validate_event
 from streaming.ingest import pii
 from streaming.ingest.auth import presented_key
 from streaming.ingest.enrich import enrich, keyed_hash, request_fields
@@ -216,7 +216,7 @@ def to_contract_event(message: Any, sent_at: Any, received_at: datetime, salt: s
     event = {
         "event_id": event_id(message.get("messageId")),
         "event_type": event_type(message),
-        "event_time": when.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "event_time": rfc3339(when),
         "anonymous_id": anonymous,
         "session_id": session_id(context, anonymous, when),
         "page_url": _url(props.get("url")) if kind == "page" and props.get("url") else _url(page.get("url")),
@@ -320,7 +320,7 @@ def answer(request: HttpRequest, rt: Runtime) -> dict[str, Any]:
     if rt.write_keys.match(key) is None:
         return _error(401, "invalid_write_key", "the write key is not a configured one")
     now = datetime.now(UTC)
-    received_at = now.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    received_at = rfc3339(now)
     ingest_id = uuid.uuid4().hex
     salt = rt.settings.ip_hash_salt
     rejected: list[dict[str, Any]] = []

@@ -21,19 +21,19 @@ from pyspark.sql.types import (
 )
 
 from streaming.contract import (
+    CUSTOM_EVENT_PATTERN,
     MAX_ID_LENGTH,
     MAX_PROPERTIES,
     MAX_STRING_LENGTH,
     MAX_URL_LENGTH,
     SCHEMA_VERSION,
     STANDARD_EVENT_TYPES,
+    UUID_PATTERN,
 )
 
 CORRUPT_COLUMN = "_corrupt_record"
 TEXT_COLUMN = "_is_utf8"
 BINARY_PREFIX = "base64:"
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-CUSTOM_TYPE_PATTERN = r"^custom:[A-Za-z0-9_.\-]{1,64}$"
 
 ELEMENT_SCHEMA = StructType(
     [StructField(name, StringType()) for name in ("id", "text", "selector")]
@@ -96,11 +96,11 @@ def _size_rules() -> list[tuple[Column, str]]:
 def quarantine_reason() -> Column:
     """Semicolon-joined broken rules of a parsed record; null when the record is valid."""
     rules = [
-        (F.col("event_id").isNull() | ~F.col("event_id").rlike(UUID_PATTERN),
+        (F.col("event_id").isNull() | ~F.col("event_id").rlike(f"^{UUID_PATTERN.pattern}$"),
          "event_id: required UUID"),
         (F.col("event_type").isNull()
          | ~(F.col("event_type").isin(*STANDARD_EVENT_TYPES)
-             | F.col("event_type").rlike(CUSTOM_TYPE_PATTERN)),
+             | F.col("event_type").rlike(f"^{CUSTOM_EVENT_PATTERN.pattern}$")),
          "event_type: not a v1 event type"),
         (F.col("event_time").isNull(), "event_time: required ISO-8601 timestamp with zone"),
         _id_rule("anonymous_id"),

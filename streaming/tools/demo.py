@@ -24,6 +24,7 @@ from streaming.lake.read import commit_latencies, latest_version, read_columns
 from streaming.local.stack import LocalStack
 from streaming.settings import Settings
 from streaming.tools.bench.runs import warm_up
+from streaming.tools.common import percentile
 from streaming.tools.traffic import SendResult, flushes, send
 
 BYPASS_RECORDS = (
@@ -33,13 +34,6 @@ BYPASS_RECORDS = (
     orjson.dumps({"event_id": str(uuid.UUID(int=1)), "event_type": "page_view",
                   "event_time": "2026-01-01T00:00:00Z", "anonymous_id": "a", "session_id": "s"}),
 )
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def _say(message: str) -> None:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import orjson
 
+from streaming.contract import rfc3339
 from streaming.ingest.auth import basic_authorization
 from streaming.settings import DEV_WRITE_KEY
 
@@ -48,10 +49,6 @@ BAD_KINDS = ("missing_anonymous_id", "unknown_event_type", "future_event_time",
              "relative_page_url", "nested_property", "not_a_uuid")
 
 
-def iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 @dataclass
 class Visitor:
     anonymous_id: str
@@ -72,7 +69,8 @@ def _session_events(visitor: Visitor, rng: random.Random) -> Iterator[dict]:
 
     def event(event_type: str, path: str, **extra) -> dict:
         base = {"event_id": str(uuid.uuid4()), "event_type": event_type,
-                "event_time": iso(datetime.now(UTC) - timedelta(milliseconds=rng.randint(0, 900))),
+                "event_time": rfc3339(datetime.now(UTC) - timedelta(milliseconds=rng.randint(0, 900)),
+                                      "milliseconds"),
                 "anonymous_id": visitor.anonymous_id, "session_id": visitor.session_id,
                 "page_url": f"{SITE}{path}", "schema_version": 1}
         if visitor.user_id:
@@ -109,7 +107,7 @@ def break_event(event: dict, kind: str) -> dict:
     elif kind == "unknown_event_type":
         bad["event_type"] = "pageview"
     elif kind == "future_event_time":
-        bad["event_time"] = iso(datetime.now(UTC) + timedelta(hours=2))
+        bad["event_time"] = rfc3339(datetime.now(UTC) + timedelta(hours=2), "milliseconds")
     elif kind == "relative_page_url":
         bad["page_url"] = "/relative/path"
     elif kind == "nested_property":

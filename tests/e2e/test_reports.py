@@ -38,7 +38,8 @@ from clickstream_assets.defs.stream.checks import bronze_quality
 from clickstream_assets.defs.stream.jobs import bronze_quality_job
 from clickstream_assets.resources import build_resources
 from streaming.local.stack import LocalStack, port_open, stop_process, wait_for
-from tests.conftest import free_port, isolated_settings
+from streaming.tools.common import free_port
+from tests.conftest import isolated_settings
 from tests.e2e.test_website import CHROMIUM, LAUNCH_ARGS
 from tests.integration.test_quality_volume import INSTANTS, as_of, week_with_a_planted_drop
 from tests.integration.test_sql_views import D1, write_known_lake

@@ -5,7 +5,8 @@ import pytest
 
 from streaming.local.dagster_ui import start_dagster
 from streaming.local.stack import LocalStack, stop_process
-from tests.conftest import free_port, isolated_settings
+from streaming.tools.common import free_port
+from tests.conftest import isolated_settings
 
 pytestmark = pytest.mark.slow
 

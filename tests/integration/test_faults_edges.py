@@ -36,11 +36,13 @@ from clickstream_assets.defs.lake.assets import silver_sessions
 from clickstream_assets.defs.lake.sensors import late_data_sensor
 from clickstream_assets.partitions import daily
 from clickstream_assets.resources import build_resources
+from streaming.contract import rfc3339
 from streaming.ingest.auth import basic_authorization
 from streaming.kinesis import ensure_stream, kinesis_client
 from streaming.local.stack import LocalStack
 from streaming.settings import DEV_WRITE_KEY
 from streaming.stream.status import read_status
+from streaming.tools.common import free_port
 from streaming.tools.faults.client import Ledger, deliver
 from streaming.tools.faults.inject import bad_records, inject
 from streaming.tools.faults.proxy import KinesisProxy
@@ -52,13 +54,13 @@ from streaming.tools.faults.verify import (
     wait_for_quarantine,
 )
 from streaming.tools.traffic import USER_AGENTS, Flush
-from tests.conftest import free_port, isolated_settings
+from tests.conftest import isolated_settings
 
 pytestmark = pytest.mark.slow
 
 
 def events(n: int, when: datetime | None = None, visitor: str = "edge") -> list[dict]:
-    moment = (when or datetime.now(UTC)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    moment = rfc3339(when or datetime.now(UTC), "milliseconds")
     return [{"event_id": str(uuid.uuid4()), "event_type": "page_view", "event_time": moment,
              "anonymous_id": f"{visitor}-{i % 3}", "session_id": f"{visitor}-s",
              "page_url": "https://shop.example.com/", "schema_version": 1} for i in range(n)]

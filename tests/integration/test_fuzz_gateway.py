@@ -26,7 +26,7 @@ import pytest
 from streaming.ingest.openapi import SEGMENT_TAG
 from streaming.local.stack import LocalStack
 from streaming.settings import DEV_WRITE_KEY
-from tests.conftest import free_port
+from streaming.tools.common import free_port
 
 pytestmark = pytest.mark.slow
 

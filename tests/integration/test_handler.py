@@ -21,7 +21,7 @@ from streaming.ingest.openapi import openapi_document
 from streaming.kinesis import kinesis_client, list_shard_ids, put_records
 from streaming.local.stack import LocalStack
 from streaming.settings import DEV_WRITE_KEY
-from tests.conftest import free_port
+from streaming.tools.common import free_port
 from tests.pii_scanner import scan_rows
 
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"

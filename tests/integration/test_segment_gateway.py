@@ -13,19 +13,22 @@ import gzip
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import httpx
 import orjson
 import pytest
 
+from streaming.contract import rfc3339
 from streaming.ingest.auth import basic_authorization
 from streaming.ingest.enrich import user_agent_fields
 from streaming.ingest.segment import MESSAGE_NAMESPACE
 from streaming.local.stack import LocalStack
 from streaming.settings import DEV_WRITE_KEY
-from tests.conftest import free_port
+from streaming.tools.common import free_port
 from tests.integration.test_handler import stream_records
 
+iso = partial(rfc3339, timespec="milliseconds")
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 
 
@@ -42,10 +45,6 @@ def gateway(kinesis):
         yield local.settings
     finally:
         local.stop()
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def by_event_id(settings, ids: set[str]) -> dict[str, dict]:

@@ -7,25 +7,20 @@ import json
 import os
 import statistics
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
 from streaming.lake.read import commit_latencies, commits_since
+from streaming.tools.common import percentile
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))], 3)
-
-
 def summary(values: list[float]) -> dict[str, float | None]:
-    return {"p50": percentile(values, 50), "p90": percentile(values, 90),
-            "p99": percentile(values, 99), "max": max(values, default=None),
+    """p50, p90, p99 (to the millisecond), max and mean of latencies in seconds."""
+    p50, p90, p99 = (percentile(values, q) for q in (50, 90, 99))
+    return {"p50": p50 and round(p50, 3), "p90": p90 and round(p90, 3),
+            "p99": p99 and round(p99, 3), "max": max(values, default=None),
             "mean": round(statistics.fmean(values), 3) if values else None}
 
 
@@ -123,12 +118,3 @@ def _epoch(timestamp: str) -> float:
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
 
 
-def wait_until(check, timeout: float, every: float = 1.0, progress=None) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        if progress:
-            progress()
-        time.sleep(every)
-    return check()

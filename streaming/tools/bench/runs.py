@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 from deltalake import write_deltalake
 
-from streaming.contract import validate_event
+from streaming.contract import rfc3339, validate_event
 from streaming.ingest.enrich import enrich, request_fields
 from streaming.kinesis import kinesis_client, list_shard_ids, put_records
 from streaming.lake.read import latencies_per_commit, latest_version, read_columns
@@ -39,8 +39,8 @@ from streaming.tools.bench.measure import (
     delta_timeline,
     job_stage_costs,
     summary,
-    wait_until,
 )
+from streaming.tools.common import wait_until
 from streaming.tools.traffic import flushes, send
 
 Say = Callable[[str], None]
@@ -126,7 +126,7 @@ def warm_up(settings: Settings, say: Say, events: int = 2000) -> None:
 
 def enriched_records(events: int, settings: Settings) -> list[tuple[str, bytes]]:
     """Stream records exactly as the handler writes them, for backlogs and the limit run."""
-    received = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    received = rfc3339(datetime.now(UTC))
     records = []
     for flush in flushes(events, max(100, events // 20), 0.0, seed=5):
         shared = request_fields(received_at=received, ingest_id="bench", source_ip="192.0.2.7",
@@ -232,7 +232,7 @@ def run_limit(settings: Settings, events: int, say: Say) -> dict:
         costs["validate"] += time.perf_counter() - mark
         mark = time.perf_counter()
         shared = request_fields(
-            received_at=now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            received_at=rfc3339(now),
             ingest_id="limit", source_ip="192.0.2.7", user_agent=user_agent,
             salt=settings.ip_hash_salt)
         pending.extend(orjson.dumps(enrich(e, shared, settings.ip_hash_salt)) for e in valid)

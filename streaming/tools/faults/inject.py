@@ -21,12 +21,14 @@ from pathlib import Path
 
 import orjson
 
+from streaming.contract import rfc3339
 from streaming.kinesis import kinesis_client, list_shard_ids, put_records
 from streaming.lake.read import latest_version
 from streaming.local.stack import LocalStack
 from streaming.settings import Settings
 from streaming.stream.backlog import committed_batch, committed_positions, measure
 from streaming.stream.status import EXIT_CHECKPOINT_BUSY, checkpoint_held
+from streaming.tools.common import wait_until
 
 JOB_KILL_MODES = ("after_delta_commit", "mid_batch", "random")
 BAD_KEY_PREFIX = "bad-"
@@ -76,27 +78,18 @@ def batch_state(settings: Settings) -> BatchState:
                       _last_txn(settings.bronze_uri, version), version)
 
 
-def _wait_for(condition, timeout: float, every: float = 0.005) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(every)
-    return False
-
-
 def kill_job(stack: LocalStack, mode: str, rng: random.Random, timeout: float = 60.0) -> dict:
     """SIGKILL the stream job at the moment `mode` asks for; returns what the kill caught."""
     settings = stack.settings
     if mode == "after_delta_commit":
         following = Path(settings.bronze_uri) / "_delta_log" / \
             f"{latest_version(settings.bronze_uri) + 1:020d}.json"
-        timed = _wait_for(following.exists, timeout)
+        timed = wait_until(following.exists, timeout, every=0.005)
     elif mode == "mid_batch":
         def running() -> bool:
             state = batch_state(settings)
             return state.planned not in (None, state.committed, state.in_bronze)
-        timed = _wait_for(running, timeout, every=0.02)
+        timed = wait_until(running, timeout, every=0.02)
         time.sleep(rng.uniform(0, 0.3))
     else:
         timed = True
@@ -114,7 +107,7 @@ def restart_job(stack: LocalStack, timeout: float = 600.0) -> dict:
     waited_for_catch_up = 0.0
     while True:
         mark = time.monotonic()
-        if not _wait_for(lambda: not checkpoint_held(stack.settings), timeout, every=1.0):
+        if not wait_until(lambda: not checkpoint_held(stack.settings), timeout, every=1.0):
             raise TimeoutError(f"the checkpoint stayed locked for {timeout:.0f}s")
         waited_for_catch_up += time.monotonic() - mark
         try:
@@ -132,7 +125,7 @@ def restart_job(stack: LocalStack, timeout: float = 600.0) -> dict:
         committed = batch_state(stack.settings).committed
         return committed is not None and committed >= interrupted
 
-    if interrupted is not None and not _wait_for(replayed, timeout, every=0.5):
+    if interrupted is not None and not wait_until(replayed, timeout, every=0.5):
         raise TimeoutError(f"the restarted job did not commit batch {interrupted} in {timeout:.0f}s")
     return {"restart_s": round(running - started, 1),
             "replayed_s": round(time.monotonic() - running, 1),
@@ -159,7 +152,7 @@ class BadRecord:
 
 def bad_records(rng: random.Random) -> list[BadRecord]:
     """One of each way a record can be broken past the handler, each marked by a UUID."""
-    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    now = rfc3339(datetime.now(UTC), "milliseconds")
 
     def event(marker: str, **extra) -> dict:
         return {"event_id": marker, "event_type": "page_view", "event_time": now,

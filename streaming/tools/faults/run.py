@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from streaming.lake.read import latest_version
 from streaming.local.dagster_ui import start_dagster
 from streaming.local.stack import LocalStack, stop_process
 from streaming.settings import Settings
+from streaming.tools.common import free_port
 from streaming.tools.faults.inject import (
     JOB_KILL_MODES,
     BadRecord,
@@ -53,12 +53,6 @@ CATCH_UP_JOB = "bronze_catch_up_job"
 RUNS_QUERY = """query Runs($job: String!) { runsOrError(filter: {pipelineName: $job}) {
   ... on Runs { results { runId status creationTime startTime endTime
                           tags { key value } } } } }"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass(frozen=True)
