@@ -11,11 +11,11 @@ import warnings
 
 from dagster import AssetSpec, BetaWarning, Definitions, PreviewWarning
 
+from clickstream_assets.constants import OWNER
 from clickstream_assets.defs.lake import definitions as lake
 from clickstream_assets.defs.lakesql import definitions as lakesql
 from clickstream_assets.defs.reports import definitions as reports
 from clickstream_assets.defs.stream import definitions as stream
-from clickstream_assets.defs.stream.assets import OWNER
 from clickstream_assets.resources import build_resources
 
 warnings.filterwarnings("ignore", category=BetaWarning)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dagster import AssetKey, TableColumn, TableColumnDep, TableColumnLineage, TableSchema
 
+from clickstream_assets.constants import BRONZE, SESSIONS
 from streaming.lake.modeling import FUNNEL_COLUMNS, FUNNEL_STEPS, PAGE_KPI_COLUMNS, SESSION_COLUMNS
 from streaming.stream.transforms import BRONZE_COLUMNS, QUARANTINE_COLUMNS
 
@@ -26,8 +27,6 @@ TYPES = {
     **{f"first_{step}_at": "timestamp" for step in FUNNEL_STEPS},
 }
 
-BRONZE = AssetKey("bronze_events")
-SESSIONS = AssetKey("silver_sessions")
 
 
 def schema(columns: tuple[str, ...], descriptions: dict[str, str] | None = None) -> TableSchema:

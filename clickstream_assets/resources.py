@@ -22,6 +22,7 @@ from pyspark.sql import SparkSession
 
 from streaming.kinesis import kinesis_client, list_shard_ids
 from streaming.lake.delta import DeltaTarget, bronze_target
+from streaming.lake.tables import Table
 from streaming.lakesql.catalog import Catalog
 from streaming.lakesql.engine import AthenaEngine, EmbeddedEngine, SqlError, open_engine, publish_catalog
 from streaming.reports.render import reports_dir, reports_url, write_page
@@ -67,16 +68,9 @@ class LakeResource(ConfigurableResource):
 
     config: ClickstreamSettings
 
-    def table_uri(self, table: str) -> str:
-        return f"{self.config.settings().lake_uri}/{table}"
-
-    @property
-    def bronze_uri(self) -> str:
-        return self.config.settings().bronze_uri
-
-    @property
-    def quarantine_uri(self) -> str:
-        return self.config.settings().quarantine_uri
+    def uri(self, table: Table) -> str:
+        """Where a table of the registry (streaming/lake/tables.py) lives in this lake."""
+        return table.uri(self.config.settings())
 
     def bronze(self) -> DeltaTarget:
         """Bronze as the one commit path writes it (streaming/lake/delta.py)."""

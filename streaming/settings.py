@@ -78,22 +78,6 @@ class Settings:
         return int((self.kinesis_endpoint_url or "http://x:4567").rsplit(":", 1)[1].split("/")[0])
 
     @property
-    def bronze_uri(self) -> str:
-        return f"{self.lake_uri}/bronze/events"
-
-    @property
-    def quarantine_uri(self) -> str:
-        return f"{self.lake_uri}/bronze/quarantine"
-
-    @property
-    def silver_uri(self) -> str:
-        return f"{self.lake_uri}/silver"
-
-    @property
-    def gold_uri(self) -> str:
-        return f"{self.lake_uri}/gold"
-
-    @property
     def bronze_checkpoint_uri(self) -> str:
         return f"{self.checkpoint_uri}/bronze"
 

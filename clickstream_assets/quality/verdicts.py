@@ -25,7 +25,7 @@ from dagster import (
 )
 from pandera.pandas import DataFrameModel
 
-from clickstream_assets.defs.stream.assets import OWNER
+from clickstream_assets.constants import OWNER
 from clickstream_assets.quality.pii import scan
 from clickstream_assets.quality.validation import frame_of, validate
 from clickstream_assets.resources import ReportsResource

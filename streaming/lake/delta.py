@@ -31,14 +31,10 @@ import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
+from streaming.lake import tables
+from streaming.lake.tables import Table
 from streaming.settings import Settings
 
-# Data-skipping statistics only on the columns queries filter on: Delta's default (the 32
-# leading columns) doubled a 20k-row bronze write, the string columns' min/max dominating.
-STATS_COLUMNS = {
-    "bronze": "event_id,event_type,event_time,anonymous_id,session_id,received_at",
-    "quarantine": "event_id,reason,quarantined_at",
-}
 # Retries of a commit that lost a race for a log version (delta-rs rebases and checks for
 # conflicts each time); appends never conflict with each other or with compaction. A lost race
 # means another writer committed that version, so a commit can lose at most as often as the
@@ -141,11 +137,15 @@ def commit_properties(app_id: str | None = None, version: int | None = None) -> 
     return CommitProperties(max_commit_retries=MAX_COMMIT_RETRIES, app_transactions=transactions)
 
 
-def bronze_target(settings: Settings) -> DeltaTarget:
-    return DeltaTarget(settings.bronze_uri, "event_date", STATS_COLUMNS["bronze"],
+def target(settings: Settings, table: Table) -> DeltaTarget:
+    """`table` of the registry as this module writes it."""
+    return DeltaTarget(table.uri(settings), table.partition, table.stats_columns,
                        storage_options(settings))
+
+
+def bronze_target(settings: Settings) -> DeltaTarget:
+    return target(settings, tables.BRONZE)
 
 
 def quarantine_target(settings: Settings) -> DeltaTarget:
-    return DeltaTarget(settings.quarantine_uri, "quarantine_date", STATS_COLUMNS["quarantine"],
-                       storage_options(settings))
+    return target(settings, tables.QUARANTINE)

@@ -31,6 +31,7 @@ from pathlib import PurePosixPath
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 
+from streaming.lake import tables
 from streaming.lake.delta import bronze_target, quarantine_target
 from streaming.lake.read import open_table
 from streaming.settings import Settings
@@ -46,9 +47,9 @@ class RestoreError(ValueError):
 def table_uri(settings: Settings, table: str) -> str:
     """bronze and quarantine by name, any other table by its path under the lake."""
     if table == "bronze":
-        return settings.bronze_uri
+        return tables.BRONZE.uri(settings)
     if table == "quarantine":
-        return settings.quarantine_uri
+        return tables.QUARANTINE.uri(settings)
     path = PurePosixPath(table)
     if path.is_absolute() or ".." in path.parts or not path.parts:
         raise RestoreError(f"--table {table!r}: give bronze, quarantine or a path inside the "

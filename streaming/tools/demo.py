@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 
 from streaming.kinesis import kinesis_client, put_records
+from streaming.lake import tables
 from streaming.lake.read import commit_latencies, latest_version, read_columns
 from streaming.local.stack import LocalStack
 from streaming.settings import Settings
@@ -62,7 +63,7 @@ def wait_for_bronze(settings: Settings, accepted: set[str], since: datetime,
     last_report = 0.0
     found = duplicates = 0
     while True:
-        ids = read_columns(settings.bronze_uri, ["event_id"], since)["event_id"].to_pylist()
+        ids = read_columns(tables.BRONZE.uri(settings), ["event_id"], since)["event_id"].to_pylist()
         counts = Counter(i for i in ids if i in accepted)
         found = len(counts)
         duplicates = sum(c - 1 for c in counts.values())
@@ -81,7 +82,7 @@ def wait_for_quarantine(settings: Settings, since: datetime, expected: int,
     """The injected broken records are few and come last; give the job time to reach them."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        rows = read_columns(settings.quarantine_uri, ["reason"], since, "quarantined_at")
+        rows = read_columns(tables.QUARANTINE.uri(settings), ["reason"], since, "quarantined_at")
         if rows.num_rows >= expected:
             return
         time.sleep(0.5)
@@ -90,8 +91,8 @@ def wait_for_quarantine(settings: Settings, since: datetime, expected: int,
 def build_report(settings: Settings, result: SendResult, state: LakeState, found: int,
                  duplicates: int, complete_at: float, bypassed: int) -> dict:
     accepted = set(result.accepted_ids)
-    latencies = commit_latencies(settings.bronze_uri, state.bronze_version, accepted)
-    quarantine = read_columns(settings.quarantine_uri, ["reason"], state.started,
+    latencies = commit_latencies(tables.BRONZE.uri(settings), state.bronze_version, accepted)
+    quarantine = read_columns(tables.QUARANTINE.uri(settings), ["reason"], state.started,
                               time_column="quarantined_at")
     reasons = Counter(r.split(":")[0] for r in quarantine["reason"].to_pylist())
     send_seconds = max(result.finished - result.started, 1e-9)
@@ -163,7 +164,7 @@ def run_demo(settings: Settings, events: int, visitors: int, bad_share: float,
         stack.start(progress=_say)
         warm_up(settings, _say)
         state = LakeState(datetime.now(UTC) - timedelta(seconds=1),
-                          latest_version(settings.bronze_uri))
+                          latest_version(tables.BRONZE.uri(settings)))
         _say(f"sending {events:,} events from {visitors:,} simulated visitors over HTTP ...")
 
         def progress(r: SendResult) -> None:

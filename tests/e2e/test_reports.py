@@ -27,13 +27,14 @@ from dagster import (
 )
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from clickstream_assets.constants import BRONZE
 from clickstream_assets.defs.lake.assets import gold_funnel, gold_page_kpis, silver_sessions
 from clickstream_assets.defs.lake.checks import gold_quality, silver_quality
 from clickstream_assets.defs.lakesql.assets import sql_catalog
 from clickstream_assets.defs.lakesql.jobs import catalog_job
 from clickstream_assets.defs.reports.assets import kpi_dashboard
 from clickstream_assets.defs.reports.jobs import kpi_dashboard_job
-from clickstream_assets.defs.stream.assets import BRONZE, bronze_catch_up
+from clickstream_assets.defs.stream.assets import bronze_catch_up
 from clickstream_assets.defs.stream.checks import bronze_quality
 from clickstream_assets.defs.stream.jobs import bronze_quality_job
 from clickstream_assets.resources import build_resources

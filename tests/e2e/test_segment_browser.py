@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Route
 
 from streaming.ingest.segment import event_id
+from streaming.lake import tables
 from streaming.settings import DEV_WRITE_KEY
 from tests.e2e.test_website import bronze_rows, browser  # noqa: F401  (the Chromium fixture)
 
@@ -65,7 +66,7 @@ def test_analytics_next_on_the_shop_page_lands_in_bronze(stack, browser):  # noq
     assert [path for path, _ in sent] == ["/v1/p", "/v1/t", "/v1/i"]
     assert all(body["writeKey"] == DEV_WRITE_KEY and body["anonymousId"] == anonymous for _, body in sent)
     expected = {event_id(body["messageId"]): body for _, body in sent}
-    rows = bronze_rows(stack.settings.bronze_uri, anonymous, set(expected))
+    rows = bronze_rows(tables.BRONZE.uri(stack.settings), anonymous, set(expected))
     assert sorted(rows) == sorted(expected), "bronze holds exactly what analytics-next sent"
     page_view, added, identify = (rows[event_id(body["messageId"])] for _, body in sent)
     assert [page_view["event_type"], added["event_type"], identify["event_type"]] == [

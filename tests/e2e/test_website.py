@@ -30,6 +30,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from streaming.lake import tables
 from streaming.settings import DEV_WRITE_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -231,7 +232,7 @@ def test_purchase_offline_and_reload_land_in_bronze_exactly(stack, browser) -> N
     anonymous_id = page.evaluate("localStorage.getItem('clickstream.anonymous_id')")
     assert wire.attempts == attempts_before, "the batch left before the tab was closed"
     page.close()
-    bronze_rows(stack.settings.bronze_uri, anonymous_id, hidden_ids)
+    bronze_rows(tables.BRONZE.uri(stack.settings), anonymous_id, hidden_ids)
     page = shop_tab(context, shop_url, errors)
     expected_types = PURCHASE + OFFLINE + CLOSED_OFFLINE + REVISIT + CLOSED_ONLINE + LAST_VISIT
     wait_until(page, lambda: len(wire.delivered()) == len(expected_types),
@@ -245,7 +246,7 @@ def test_purchase_offline_and_reload_land_in_bronze_exactly(stack, browser) -> N
     ids = [event["event_id"] for event in sent]
     assert {event["anonymous_id"] for event in sent} == {anonymous_id}
 
-    rows = bronze_rows(stack.settings.bronze_uri, anonymous_id, set(ids))
+    rows = bronze_rows(tables.BRONZE.uri(stack.settings), anonymous_id, set(ids))
     assert sorted(rows) == sorted(ids), "bronze holds exactly the events the browser sent"
     ordered = [rows[event_id] for event_id in ids]
     assert [row["event_type"] for row in ordered] == expected_types

@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 
 from streaming.kinesis import kinesis_client, put_records
+from streaming.lake import tables
 from streaming.lake.read import read_columns
 from streaming.local.stack import LocalStack
 from streaming.stream.status import PROGRESS_LOG
@@ -34,7 +35,7 @@ def test_a_catch_up_drains_a_backlog_of_many_batches_then_stops(tmp_path):
         assert job.wait(timeout=600) == 0
     finally:
         stack.stop()
-    ids = read_columns(settings.bronze_uri, ["event_id"])["event_id"].to_pylist()
+    ids = read_columns(tables.BRONZE.uri(settings), ["event_id"])["event_id"].to_pylist()
     assert len(ids) == len(set(ids)) == BACKLOG
     batches = [json.loads(line) for line in (settings.state_dir / PROGRESS_LOG).open()]
     assert all(b["numInputRows"] <= 2 * PER_SHARD for b in batches)

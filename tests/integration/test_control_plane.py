@@ -25,14 +25,16 @@ from dagster import (
 )
 from deltalake import DeltaTable
 
+from clickstream_assets.constants import BRONZE, REASON_TAG, STREAM
 from clickstream_assets.defs.lake.assets import gold_funnel, gold_page_kpis, silver_sessions
 from clickstream_assets.defs.lake.sensors import late_data_sensor
-from clickstream_assets.defs.stream.assets import BRONZE, REASON_TAG, STREAM, bronze_catch_up, kinesis_stream
+from clickstream_assets.defs.stream.assets import bronze_catch_up, kinesis_stream
 from clickstream_assets.defs.stream.jobs import observe_stream_job
 from clickstream_assets.defs.stream.sensors import bronze_health_sensor, stream_lag_sensor
 from clickstream_assets.resources import build_resources
 from streaming.ingest.events import ingest
 from streaming.kinesis import ensure_stream, kinesis_client
+from streaming.lake import tables
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -100,7 +102,7 @@ def tick(sensor, instance, resources, cursor=None):
 
 
 def bronze_ids(settings) -> list[str]:
-    return DeltaTable(settings.bronze_uri).to_pyarrow_table(columns=["event_id"])[
+    return DeltaTable(tables.BRONZE.uri(settings)).to_pyarrow_table(columns=["event_id"])[
         "event_id"].to_pylist()
 
 

@@ -39,6 +39,7 @@ from clickstream_assets.resources import build_resources
 from streaming.contract import rfc3339
 from streaming.ingest.auth import basic_authorization
 from streaming.kinesis import ensure_stream, kinesis_client
+from streaming.lake import tables
 from streaming.local.stack import LocalStack
 from streaming.settings import DEV_WRITE_KEY
 from streaming.stream.status import read_status
@@ -229,7 +230,7 @@ def test_a_clock_skewed_client(edge_stack, spark):
                 for r in body["rejected_events"]} == {
             (i, "event_time", "not_in_future") for i in ids(future)}
         assert wait_for_bronze(settings, ids(late), timeout=600)
-        bronze = DeltaTable(settings.bronze_uri).to_pyarrow_table(
+        bronze = DeltaTable(tables.BRONZE.uri(settings)).to_pyarrow_table(
             columns=["event_id", "event_date"]).to_pylist()
         assert {str(r["event_date"]) for r in bronze if r["event_id"] in ids(late)} == {day}
         assert not ids(future) & {r["event_id"] for r in bronze}
@@ -267,7 +268,7 @@ def test_a_full_disk_stops_the_job_clearly_and_leaves_delta_readable(edge_stack,
     assert job.returncode != 0 and status["state"] == "failed"
     assert "No space left on device" in status["exception"]
 
-    for uri in (settings.bronze_uri, settings.quarantine_uri):
+    for uri in (tables.BRONZE.uri(settings), tables.QUARANTINE.uri(settings)):
         log = Path(uri) / "_delta_log"
         for commit in log.glob("*.json"):
             for line in commit.read_text().splitlines():

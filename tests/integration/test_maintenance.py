@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 from clickstream_assets.defs.lake.maintenance import bronze_optimize, bronze_vacuum, snapshot_files
 from clickstream_assets.resources import build_resources
 from streaming.ingest.auth import basic_authorization
+from streaming.lake import tables
 from streaming.lake.delta import bronze_target
 from streaming.lake.read import read_columns
 from streaming.settings import DEV_WRITE_KEY
@@ -55,13 +56,13 @@ def test_optimize_and_vacuum_while_the_stream_writes(stack, spark):
     sender.start()
     try:
         deadline = time.monotonic() + 300
-        while len(parquet_files(stack.settings.bronze_uri)) < 5 and time.monotonic() < deadline:
+        while len(parquet_files(tables.BRONZE.uri(stack.settings))) < 5 and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert len(parquet_files(stack.settings.bronze_uri)) >= 5, "the stream wrote no files"
+        assert len(parquet_files(tables.BRONZE.uri(stack.settings))) >= 5, "the stream wrote no files"
         optimized = materialize([bronze_optimize], resources=resources)
-        files_before_vacuum = parquet_files(stack.settings.bronze_uri)
+        files_before_vacuum = parquet_files(tables.BRONZE.uri(stack.settings))
         vacuumed = materialize([bronze_vacuum], resources=resources)
-        files_after_vacuum = parquet_files(stack.settings.bronze_uri)
+        files_after_vacuum = parquet_files(tables.BRONZE.uri(stack.settings))
         time.sleep(3)
     finally:
         stop.set()
@@ -77,7 +78,7 @@ def test_optimize_and_vacuum_while_the_stream_writes(stack, spark):
     wanted = set(sent)
     deadline = time.monotonic() + 120
     while True:
-        ids = read_columns(stack.settings.bronze_uri, ["event_id"])["event_id"].to_pylist()
+        ids = read_columns(tables.BRONZE.uri(stack.settings), ["event_id"])["event_id"].to_pylist()
         counts = Counter(i for i in ids if i in wanted)
         if len(counts) == len(wanted) or time.monotonic() > deadline:
             break
@@ -94,7 +95,7 @@ def test_vacuum_with_zero_retention_deletes_what_optimize_replaced(spark, tmp_pa
     for n in range(6):
         spark.createDataFrame([(f"a-{n}", n)], "anonymous_id string, n int").withColumn(
             "event_date", F.lit("2026-11-20").cast("date"),
-        ).write.format("delta").mode("append").partitionBy("event_date").save(settings.bronze_uri)
+        ).write.format("delta").mode("append").partitionBy("event_date").save(tables.BRONZE.uri(settings))
     resources = build_resources(settings)
     materialize([bronze_optimize], resources=resources)
     live_files, _ = snapshot_files(bronze_target(settings))
@@ -102,4 +103,4 @@ def test_vacuum_with_zero_retention_deletes_what_optimize_replaced(spark, tmp_pa
                          run_config={"ops": {"bronze_vacuum": {"config": {"retention_hours": 0}}}})
     vacuum = metadata_of(result, "bronze_vacuum")
     assert (vacuum["files_before"], vacuum["files_after"]) == (6 + live_files, live_files)
-    assert spark.read.format("delta").load(settings.bronze_uri).count() == 6
+    assert spark.read.format("delta").load(tables.BRONZE.uri(settings)).count() == 6

@@ -15,6 +15,7 @@ import pytest
 from deltalake import DeltaTable
 
 from streaming.kinesis import kinesis_client, put_records
+from streaming.lake import tables
 from streaming.lake.read import read_columns
 from streaming.settings import DEV_WRITE_KEY
 
@@ -52,7 +53,7 @@ def test_every_accepted_event_lands_in_bronze_exactly_once(stack):
     answer = post(stack, {"events": retried})
     assert answer.status_code == 200 and answer.json()["accepted"] == 100
     ids = {e["event_id"] for batch in batches for e in batch}
-    counts = wait_rows(stack.settings.bronze_uri, "event_id", ids)
+    counts = wait_rows(tables.BRONZE.uri(stack.settings), "event_id", ids)
     assert len(counts) == 500
     assert set(counts.values()) == {1}
 
@@ -64,9 +65,9 @@ def test_bad_events_are_rejected_with_reasons_and_never_stored(stack):
     assert answer.status_code == 207
     [rejected] = answer.json()["rejected_events"]
     assert rejected["errors"][0]["field"] == "event_type"
-    counts = wait_rows(stack.settings.bronze_uri, "event_id", {good["event_id"]})
+    counts = wait_rows(tables.BRONZE.uri(stack.settings), "event_id", {good["event_id"]})
     assert counts == Counter({good["event_id"]: 1})
-    stored = set(read_columns(stack.settings.bronze_uri, ["event_id"])["event_id"].to_pylist())
+    stored = set(read_columns(tables.BRONZE.uri(stack.settings), ["event_id"])["event_id"].to_pylist())
     assert bad["event_id"] not in stored
 
 
@@ -80,7 +81,7 @@ def test_records_bypassing_the_handler_are_quarantined_with_reason(stack):
     outcome = put_records(kinesis_client(stack.settings), stack.settings.stream_name,
                           [(f"bypass-{n}", data) for n, (data, _) in enumerate(broken)])
     assert outcome.failed == 0
-    uri = stack.settings.quarantine_uri
+    uri = tables.QUARANTINE.uri(stack.settings)
     deadline = time.monotonic() + 120
     found: dict[str, str] = {}
     while len(found) < 2 and time.monotonic() < deadline:
@@ -94,8 +95,8 @@ def test_records_bypassing_the_handler_are_quarantined_with_reason(stack):
 def test_tables_are_readable_by_delta_rs_with_partitions(stack):
     sent = event()
     assert post(stack, sent).status_code == 200
-    wait_rows(stack.settings.bronze_uri, "event_id", {sent["event_id"]})
-    table = DeltaTable(stack.settings.bronze_uri)
+    wait_rows(tables.BRONZE.uri(stack.settings), "event_id", {sent["event_id"]})
+    table = DeltaTable(tables.BRONZE.uri(stack.settings))
     protocol = table.protocol()
     assert (protocol.min_reader_version, protocol.min_writer_version) == (1, 2)
     assert table.metadata().partition_columns == ["event_date"]

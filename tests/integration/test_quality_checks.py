@@ -21,9 +21,10 @@ from dagster import (
     define_asset_job,
 )
 
+from clickstream_assets.constants import BRONZE, QUARANTINE
 from clickstream_assets.defs.lake.assets import gold_funnel, gold_page_kpis, silver_sessions
 from clickstream_assets.defs.lake.checks import gold_quality, silver_quality
-from clickstream_assets.defs.stream.assets import BRONZE, QUARANTINE, bronze_catch_up
+from clickstream_assets.defs.stream.assets import bronze_catch_up
 from clickstream_assets.defs.stream.checks import bronze_quality
 from clickstream_assets.defs.stream.jobs import bronze_quality_job
 from clickstream_assets.resources import build_resources

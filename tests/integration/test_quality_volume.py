@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from dagster import AssetCheckSeverity, DagsterInstance, Definitions
 
-from clickstream_assets.defs.stream.assets import BRONZE, bronze_catch_up
+from clickstream_assets.constants import BRONZE
+from clickstream_assets.defs.stream.assets import bronze_catch_up
 from clickstream_assets.defs.stream.checks import bronze_quality
 from clickstream_assets.defs.stream.jobs import bronze_quality_job
 from clickstream_assets.resources import build_resources

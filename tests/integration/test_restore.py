@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from streaming.cli import main as cli
 from streaming.ingest.events import ingest
 from streaming.kinesis import ensure_stream, kinesis_client
+from streaming.lake import tables
 from streaming.local.stack import LocalStack, stop_process
 from streaming.tools.faults.verify import bronze_counts, wait_for_bronze
 from tests.conftest import isolated_settings
@@ -58,31 +59,31 @@ def test_restore_bronze_after_a_bad_deploy(kinesis, spark, tmp_path, lake_env, c
         job = stack.start_job()
         good = send(settings, 40)
         assert wait_for_bronze(settings, good, timeout=600)
-        good_version = DeltaTable(settings.bronze_uri).version()
+        good_version = DeltaTable(tables.BRONZE.uri(settings)).version()
 
         assert cli(["restore", "--table", "bronze", "--version", "0", "--yes"]) == 2
         refusal = capsys.readouterr().err
         assert "refusing to restore bronze while the stream job writes it" in refusal
         assert f"pid {job.pid}" in refusal
-        assert DeltaTable(settings.bronze_uri).version() == good_version
+        assert DeltaTable(tables.BRONZE.uri(settings)).version() == good_version
 
         stop_process(stack.processes.pop("job"))
-        bad_deploy = (spark.read.format("delta").load(settings.bronze_uri).limit(25)
+        bad_deploy = (spark.read.format("delta").load(tables.BRONZE.uri(settings)).limit(25)
                       .withColumn("event_id", F.expr("uuid()"))
                       .withColumn("event_type", F.lit("PAGE_VIEW")))
-        bad_deploy.write.format("delta").mode("append").save(settings.bronze_uri)
-        bad_version = DeltaTable(settings.bronze_uri).version()
+        bad_deploy.write.format("delta").mode("append").save(tables.BRONZE.uri(settings))
+        bad_version = DeltaTable(tables.BRONZE.uri(settings)).version()
         assert len(bronze_counts(settings)) == 65
 
         assert cli(["restore", "--table", "bronze", "--version", str(good_version), "--yes"]) == 0
         out = capsys.readouterr().out
         assert f"version {bad_version} (65 rows)" in out and "(40 rows)" in out
-        restored = DeltaTable(settings.bronze_uri)
+        restored = DeltaTable(tables.BRONZE.uri(settings))
         assert restored.version() == bad_version + 1
         assert restored.history(1)[0]["operation"] == "RESTORE"
         assert set(bronze_counts(settings)) == good
-        assert spark.read.format("delta").load(settings.bronze_uri).count() == 40
-        assert DeltaTable(settings.bronze_uri, version=bad_version).count() == 65
+        assert spark.read.format("delta").load(tables.BRONZE.uri(settings)).count() == 40
+        assert DeltaTable(tables.BRONZE.uri(settings), version=bad_version).count() == 65
 
         stack.start_job()
         more = send(settings, 10)

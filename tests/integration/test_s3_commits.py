@@ -35,6 +35,7 @@ import pytest
 from botocore.exceptions import ClientError
 from deltalake import DeltaTable
 
+from streaming.lake import tables
 from streaming.lake.delta import MAX_COMMIT_RETRIES, bronze_target, storage_options
 from streaming.settings import Settings, load_settings
 
@@ -159,7 +160,7 @@ def finish(process: subprocess.Popen, log: Path, timeout: float) -> dict:
 def log_versions(settings: Settings, s3) -> list[int]:
     """The versions of the table's JSON log entries, as the bucket lists them."""
     client = boto3.client("s3", endpoint_url=s3.url, region_name=settings.region)
-    prefix = settings.bronze_uri.removeprefix(f"s3://{s3.bucket}/") + "/_delta_log/"
+    prefix = tables.BRONZE.uri(settings).removeprefix(f"s3://{s3.bucket}/") + "/_delta_log/"
     versions = []
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=s3.bucket, Prefix=prefix):
         for item in page.get("Contents", []):
@@ -171,7 +172,7 @@ def log_versions(settings: Settings, s3) -> list[int]:
 
 def log_puts(s3, settings: Settings) -> list[dict]:
     """The server's answers to PUTs of this table's log entries."""
-    key_prefix = settings.bronze_uri.removeprefix("s3://") + "/_delta_log/"
+    key_prefix = tables.BRONZE.uri(settings).removeprefix("s3://") + "/_delta_log/"
     puts = []
     for line in s3.log.read_text().splitlines():
         match = LOG_PUT.search(line)
@@ -226,7 +227,7 @@ def test_concurrent_appends_optimize_and_vacuum_on_s3(s3, tmp_path):
         assert results[f"writer-{i}"]["appended"] == [True] * BATCHES
         assert results[f"writer-{i}"]["replayed"] == [False]
 
-    table = DeltaTable(settings.bronze_uri, storage_options=options)
+    table = DeltaTable(tables.BRONZE.uri(settings), storage_options=options)
     # Every appended row exactly once (to_pyarrow_table() would abort the process at exit
     # in deltalake 1.6.6; the dataset reads the same files).
     ids = table.to_pyarrow_dataset().to_table(columns=["event_id"]).column("event_id").to_pylist()

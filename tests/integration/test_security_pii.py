@@ -19,6 +19,7 @@ import pytest
 from deltalake import DeltaTable
 
 from streaming.ingest.auth import basic_authorization
+from streaming.lake import tables
 from streaming.settings import DEV_WRITE_KEY
 from streaming.tools.traffic import flushes, send
 from tests.pii_scanner import scan_rows
@@ -65,15 +66,15 @@ def test_no_stored_column_holds_raw_pii_and_a_retried_batch_is_stored_once(stack
     assert [a.status_code for a in answers] == [200, 200], answers[0].text
     planted_ids = {event["event_id"] for event in batch["events"]}
 
-    rows = bronze(settings.bronze_uri, set(traffic.accepted_ids) | planted_ids)
+    rows = bronze(tables.BRONZE.uri(settings), set(traffic.accepted_ids) | planted_ids)
     ours = [row for row in rows if row["event_id"] in planted_ids]
     assert sorted(row["event_id"] for row in ours) == sorted(planted_ids), "each once"
     assert set(traffic.accepted_ids) <= {row["event_id"] for row in rows}
     assert all(row["user_id"].startswith("hashed-") and "redacted-email" in row["page_url"]
                for row in ours)
 
-    stored = rows + (DeltaTable(settings.quarantine_uri).to_pyarrow_table().to_pylist()
-                     if Path(settings.quarantine_uri).exists() else [])
+    stored = rows + (DeltaTable(tables.QUARANTINE.uri(settings)).to_pyarrow_table().to_pylist()
+                     if Path(tables.QUARANTINE.uri(settings)).exists() else [])
     findings = scan_rows(stored)
     columns = {column for row in stored for column in row}
     print(f"\nPII scan: {len(stored)} rows, {len(columns)} columns, {len(findings)} findings "

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from streaming.ingest.segment import anonymous_id, event_id
+from streaming.lake import tables
 from streaming.settings import DEV_WRITE_KEY
 from tests.e2e.test_website import bronze_rows
 
@@ -47,10 +48,10 @@ def test_node_libraries_land_in_bronze_exactly(stack):
     user_only = anonymous_id({"userId": "user-rudder"}, stack.settings.ip_hash_salt)
     by_visitor = [m for m in segment + rudder if m.get("anonymousId") == anonymous]
     expected = {event_id(m["messageId"]): m for m in by_visitor}
-    rows = bronze_rows(stack.settings.bronze_uri, anonymous, set(expected))
+    rows = bronze_rows(tables.BRONZE.uri(stack.settings), anonymous, set(expected))
     assert sorted(rows) == sorted(expected), "bronze holds exactly this visitor's messages"
     coupon = rudder[2]
-    coupon_rows = bronze_rows(stack.settings.bronze_uri, user_only, {event_id(coupon["messageId"])})
+    coupon_rows = bronze_rows(tables.BRONZE.uri(stack.settings), user_only, {event_id(coupon["messageId"])})
     assert list(coupon_rows) == [coupon["messageId"]], "a UUID messageId is the event_id itself"
 
     page, added, order, identify = (rows[event_id(m["messageId"])] for m in segment)

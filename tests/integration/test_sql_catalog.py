@@ -19,7 +19,8 @@ from botocore.stub import Stubber
 from dagster import AssetKey, DagsterInstance, materialize
 from deltalake import write_deltalake
 
-from clickstream_assets.defs.lakesql.assets import CATALOG, VIEW_KEYS, sql_catalog
+from clickstream_assets.constants import CATALOG
+from clickstream_assets.defs.lakesql.assets import VIEW_KEYS, sql_catalog
 from clickstream_assets.resources import SqlResource, build_resources
 from streaming.lakesql.catalog import Catalog, Column, TableEntry, ViewEntry, load_catalog
 from streaming.lakesql.engine import AthenaEngine, EmbeddedEngine

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from streaming.lake import tables
 from streaming.local.stack import (
     LocalStack,
     Part,
@@ -204,7 +205,7 @@ def bronze_event_ids(settings: Settings) -> Counter:
     from deltalake.exceptions import TableNotFoundError
 
     try:
-        table = DeltaTable(settings.bronze_uri).to_pyarrow_dataset().to_table(columns=["event_id"])
+        table = DeltaTable(tables.BRONZE.uri(settings)).to_pyarrow_dataset().to_table(columns=["event_id"])
     except TableNotFoundError:
         return Counter()
     return Counter(table["event_id"].to_pylist())

@@ -9,6 +9,7 @@ import orjson
 import pytest
 from pyspark.sql import functions as F
 
+from streaming.lake import tables
 from streaming.stream.transforms import (
     BRONZE_COLUMNS,
     QUARANTINE_COLUMNS,
@@ -144,5 +145,5 @@ def test_a_replayed_batch_that_delta_already_holds_is_skipped_not_waited_on(spar
     replay.start()
     replay.join(timeout=120)
     assert not replay.is_alive(), "the replayed batch is waited on forever"
-    assert read_columns(settings.bronze_uri, ["event_id"]).num_rows == 4
-    assert read_columns(settings.quarantine_uri, ["reason"]).num_rows == 2
+    assert read_columns(tables.BRONZE.uri(settings), ["event_id"]).num_rows == 4
+    assert read_columns(tables.QUARANTINE.uri(settings), ["reason"]).num_rows == 2

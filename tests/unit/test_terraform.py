@@ -652,9 +652,10 @@ def test_glue_job_settings_are_ones_the_job_reads() -> None:
 
 def test_catalog_registers_the_bronze_delta_tables() -> None:
     settings = importlib.import_module("streaming.settings").Settings(lake_uri="s3://lake")
-    tables = root().locals["delta_tables"]
-    assert f"s3://lake/{tables['bronze_events']}" == settings.bronze_uri
-    assert f"s3://lake/{tables['bronze_quarantine']}" == settings.quarantine_uri
+    registry = importlib.import_module("streaming.lake.tables")
+    registered = root().locals["delta_tables"]
+    for table in (registry.BRONZE, registry.QUARANTINE):
+        assert f"s3://lake/{registered[table.name]}" == table.uri(settings)
     table = child("catalog").one("aws_glue_catalog_table")
     assert table["parameters"]["table_type"] == "DELTA"
     workgroup = child("athena").one("aws_athena_workgroup")["configuration"][0]

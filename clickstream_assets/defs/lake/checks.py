@@ -8,9 +8,9 @@ in the run, the KPI dashboard included, until the day is fixed.
 
 from datetime import UTC, date, datetime, timedelta
 
-from dagster import AssetCheckExecutionContext, AssetCheckKey, AssetKey, Failure, multi_asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckKey, Failure, multi_asset_check
 
-from clickstream_assets.defs.lake.assets import SESSIONS, TABLES
+from clickstream_assets.constants import FUNNEL, GOLD, PAGE_KPIS, SESSIONS, SILVER
 from clickstream_assets.defs.stream.checks import read_partition
 from clickstream_assets.partitions import daily
 from clickstream_assets.quality.rules import GoldFunnel, GoldPageKpis, SilverSessions
@@ -24,17 +24,18 @@ from clickstream_assets.quality.verdicts import (
     spec,
 )
 from clickstream_assets.resources import LakeResource, ReportsResource, SqlResource
+from streaming.lake import tables
+from streaming.lake.tables import Table
 from streaming.reports.volume import recent_scores
 
-PAGE_KPIS = AssetKey("gold_page_kpis")
-FUNNEL = AssetKey("gold_funnel")
 KINDS = "pandera, delta"
 
 
-def read_day(lake: LakeResource, table: str, column: str, day: date):
-    data = read_partition(lake.table_uri(TABLES[table]), column, day)
+def arrow_day(lake: LakeResource, table: Table, day: date):
+    """One day's partition of `table`, as Arrow, for the pandera rules."""
+    data = read_partition(lake.uri(table), table.partition, day)
     if data is None:
-        raise Failure(f"no Delta table for {table} at {lake.table_uri(TABLES[table])}")
+        raise Failure(f"no Delta table for {table.name} at {lake.uri(table)}")
     return data
 
 
@@ -55,10 +56,10 @@ def chosen(context: AssetCheckExecutionContext, verdicts: list[Verdict]) -> list
     specs=[
         spec(SESSIONS, "schema", "The day's visits against the SilverSessions pandera model: "
              "unique session_key, session_end >= session_start, duration = end - start, "
-             "funnel steps inside the visit, converted exactly with a purchase.", "silver",
+             "funnel steps inside the visit, converted exactly with a purchase.", SILVER,
              KINDS, partitions_def=daily),
         spec(SESSIONS, "no_personal_data", "Scans the day's stored strings for raw IP "
-             "addresses, e-mail addresses and card numbers.", "silver", KINDS,
+             "addresses, e-mail addresses and card numbers.", SILVER, KINDS,
              partitions_def=daily),
     ],
     name="silver_quality", compute_kind="pandera", can_subset=True,
@@ -67,7 +68,7 @@ def chosen(context: AssetCheckExecutionContext, verdicts: list[Verdict]) -> list
 def silver_quality(context: AssetCheckExecutionContext, lake: LakeResource, sql: SqlResource,
                    reports: ReportsResource):
     day = date.fromisoformat(context.partition_key)
-    sessions = read_day(lake, "silver_sessions", "session_date", day)
+    sessions = arrow_day(lake, tables.SESSIONS, day)
     partition = f"session_date {day}"
     verdicts = [schema_verdict(SESSIONS, SilverSessions, sessions, ["session_key"], WARN, partition),
                 pii_verdict(SESSIONS, sessions, "session_key", WARN, partition)]
@@ -79,14 +80,14 @@ def silver_quality(context: AssetCheckExecutionContext, lake: LakeResource, sql:
     specs=[
         spec(PAGE_KPIS, "schema", "The day's page KPIs against the GoldPageKpis pandera model: "
              "counts >= 0, unique page per day, unique_visitors <= views, bounces <= entrances, "
-             "bounce_rate = bounces / entrances. Blocks downstream on failure.", "gold", KINDS,
+             "bounce_rate = bounces / entrances. Blocks downstream on failure.", GOLD, KINDS,
              blocking=True, partitions_def=daily),
         spec(PAGE_KPIS, "no_personal_data", "Scans the day's page paths for raw IP addresses, "
-             "e-mail addresses and card numbers. Blocks downstream on failure.", "gold", KINDS,
+             "e-mail addresses and card numbers. Blocks downstream on failure.", GOLD, KINDS,
              blocking=True, partitions_def=daily),
         spec(FUNNEL, "schema", "The day's funnel against the GoldFunnel pandera model: steps "
              "monotone, rates in [0, 1], conversion_rate = purchases / page views. Blocks "
-             "downstream on failure.", "gold", KINDS, blocking=True, partitions_def=daily),
+             "downstream on failure.", GOLD, KINDS, blocking=True, partitions_def=daily),
     ],
     name="gold_quality", compute_kind="pandera", can_subset=True,
     description="Quality of the gold partitions just built; blocking; writes a report page.",
@@ -98,12 +99,12 @@ def gold_quality(context: AssetCheckExecutionContext, lake: LakeResource, sql: S
     selected = {key.asset_key for key in context.selected_asset_check_keys}
     verdicts = []
     if PAGE_KPIS in selected:
-        pages = read_day(lake, "gold_page_kpis", "event_date", day)
+        pages = arrow_day(lake, tables.PAGE_KPIS, day)
         verdicts += [schema_verdict(PAGE_KPIS, GoldPageKpis, pages, ["event_date", "page_path"],
                                     ERROR, partition),
                      pii_verdict(PAGE_KPIS, pages, "event_date", ERROR, partition)]
     if FUNNEL in selected:
-        funnel = read_day(lake, "gold_funnel", "event_date", day)
+        funnel = arrow_day(lake, tables.FUNNEL, day)
         verdicts.append(schema_verdict(FUNNEL, GoldFunnel, funnel, ["event_date"], ERROR,
                                        partition))
     yield from report(context, reports, f"gold-{day}", partition, chosen(context, verdicts),

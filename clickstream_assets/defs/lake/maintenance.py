@@ -9,12 +9,13 @@ younger than the retention (default 7 days), far longer than any in-flight write
 delta-rs compacted 44 files in 0.26 s where delta-spark's VACUUM alone took ~25 s.
 """
 
-from dagster import AssetExecutionContext, AssetKey, Config, Failure, MaterializeResult, asset
+from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, asset
 from deltalake import DeltaTable
 from pyarrow import fs
 
-from clickstream_assets.defs.stream.assets import BRONZE, OWNER
+from clickstream_assets.constants import BRONZE, MAINTENANCE, OPTIMIZE, OWNER
 from clickstream_assets.resources import LakeResource
+from streaming.lake import tables
 from streaming.lake.delta import DEFAULT_RETENTION_HOURS, DeltaTarget, TableMissing
 
 ZORDER_COLUMN = "anonymous_id"
@@ -49,13 +50,13 @@ class VacuumConfig(Config):
 
 
 @asset(
-    deps=[BRONZE], group_name="maintenance", owners=[OWNER], kinds={"deltalake", "delta"},
+    deps=[BRONZE], group_name=MAINTENANCE, owners=[OWNER], kinds={"deltalake", "delta"},
     description=f"OPTIMIZE of bronze: compacts the stream's small files and Z-orders them by "
                 f"{ZORDER_COLUMN} (per-visitor reads: sessionization, erasure requests). "
                 "Records files and bytes before and after.",
 )
 def bronze_optimize(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
-    uri, bronze = lake.bronze_uri, lake.bronze()
+    uri, bronze = lake.uri(tables.BRONZE), lake.bronze()
     files_before, bytes_before = snapshot_files(bronze)
     metrics = bronze.optimize(ZORDER_COLUMN) if files_before else {}
     files_after, bytes_after = snapshot_files(bronze)
@@ -69,7 +70,7 @@ def bronze_optimize(context: AssetExecutionContext, lake: LakeResource) -> Mater
 
 
 @asset(
-    deps=[AssetKey("bronze_optimize")], group_name="maintenance", owners=[OWNER],
+    deps=[OPTIMIZE], group_name=MAINTENANCE, owners=[OWNER],
     kinds={"deltalake", "delta"},
     description="VACUUM of bronze: deletes data files no snapshot within the retention needs "
                 "(default 7 days, configurable). Records files and bytes on storage before "
@@ -77,7 +78,7 @@ def bronze_optimize(context: AssetExecutionContext, lake: LakeResource) -> Mater
 )
 def bronze_vacuum(context: AssetExecutionContext, config: VacuumConfig,
                   lake: LakeResource) -> MaterializeResult:
-    uri = lake.bronze_uri
+    uri = lake.uri(tables.BRONZE)
     if config.retention_hours < 0:
         raise Failure(f"retention_hours must be >= 0, not {config.retention_hours}")
     bronze = lake.bronze()

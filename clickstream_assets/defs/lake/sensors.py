@@ -13,11 +13,11 @@ from dagster import (
     sensor,
 )
 
-from clickstream_assets.defs.lake.assets import SESSIONS
+from clickstream_assets.constants import REASON_TAG, SESSIONS
 from clickstream_assets.defs.lake.jobs import modeled_job
-from clickstream_assets.defs.stream.assets import REASON_TAG
 from clickstream_assets.partitions import daily
 from clickstream_assets.resources import LakeResource
+from streaming.lake import tables
 from streaming.lake.read import Commit, commits_since
 
 LATE_SCAN_COMMITS = 500
@@ -48,7 +48,7 @@ def _built_at(instance: DagsterInstance, day: str) -> float | None:
                     "received events in bronze after the partition was last built.")
 def late_data_sensor(context: SensorEvaluationContext, lake: LakeResource):
     after = int(context.cursor) if context.cursor else -1
-    commits = commits_since(lake.bronze_uri, after, limit=LATE_SCAN_COMMITS)
+    commits = commits_since(lake.uri(tables.BRONZE), after, limit=LATE_SCAN_COMMITS)
     if not commits:
         return SkipReason(f"no bronze commits after version {after}")
     valid_days = set(daily.get_partition_keys())

@@ -23,7 +23,7 @@ from dagster import (
     multi_asset,
 )
 
-from clickstream_assets.defs.stream.assets import OWNER
+from clickstream_assets.constants import CATALOG, OWNER, SQL, TABLE_KEYS, view_key
 from clickstream_assets.lineage import (
     BRONZE_SCHEMA,
     FUNNEL_LINEAGE,
@@ -39,19 +39,18 @@ from streaming.lakesql.catalog import Catalog, discover_tables
 from streaming.lakesql.engine import ColumnDocs, EmbeddedEngine
 from streaming.lakesql.views import View, load_views
 
-CATALOG = AssetKey("lakehouse_catalog")
 SCHEMAS = {"bronze_events": BRONZE_SCHEMA, "bronze_quarantine": QUARANTINE_SCHEMA,
            "silver_sessions": SESSIONS_SCHEMA, "gold_page_kpis": PAGE_KPIS_SCHEMA,
            "gold_funnel": FUNNEL_SCHEMA}
 LINEAGE = {"silver_sessions": SESSIONS_LINEAGE, "gold_page_kpis": PAGE_KPIS_LINEAGE,
            "gold_funnel": FUNNEL_LINEAGE}
 VIEWS = load_views()
-VIEW_KEYS = {view.name: AssetKey(["views", view.name]) for view in VIEWS}
+VIEW_KEYS = {view.name: view_key(view.name) for view in VIEWS}
 
 
 def key_of(name: str) -> AssetKey:
     """Table names are the tables' asset keys (bronze_events, ...); views live under views/."""
-    return VIEW_KEYS.get(name, AssetKey(name))
+    return VIEW_KEYS.get(name) or TABLE_KEYS[name]
 
 
 def column_docs() -> ColumnDocs:
@@ -78,7 +77,7 @@ def view_spec(view: View) -> AssetSpec:
     static = {table: {c.name: "unknown" for c in schema.columns} for table, schema in SCHEMAS.items()}
     return AssetSpec(
         VIEW_KEYS[view.name], deps=[key_of(name) for name in view.reads],
-        description=view.description, group_name="sql", owners=[OWNER],
+        description=view.description, group_name=SQL, owners=[OWNER],
         kinds={"sql", "duckdb", "athena"}, skippable=True,
         metadata={"dagster/column_lineage": dagster_lineage(view.column_lineage(static)),
                   "dagster/table_name": f"views.{view.name}",
@@ -87,7 +86,7 @@ def view_spec(view: View) -> AssetSpec:
 
 
 catalog_spec = AssetSpec(
-    CATALOG, deps=[AssetKey(name) for name in SCHEMAS], group_name="sql", owners=[OWNER],
+    CATALOG, deps=[TABLE_KEYS[name] for name in SCHEMAS], group_name=SQL, owners=[OWNER],
     kinds={"duckdb", "athena", "glue"},
     description="Every Delta table in the lake and every business view, with columns and "
                 "column lineage, registered where SQL reads them: the embedded engine's "

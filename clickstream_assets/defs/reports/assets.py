@@ -15,10 +15,8 @@ from dagster import (
 )
 
 from clickstream_assets.as_of import AsOf
-from clickstream_assets.defs.lake.assets import SESSIONS
-from clickstream_assets.defs.lake.checks import FUNNEL, PAGE_KPIS
+from clickstream_assets.constants import BRONZE, FUNNEL, OWNER, PAGE_KPIS, REPORTS, SESSIONS
 from clickstream_assets.defs.lakesql.assets import VIEW_KEYS
-from clickstream_assets.defs.stream.assets import BRONZE, OWNER
 from clickstream_assets.resources import ReportsResource, SqlResource
 from streaming.reports.dashboard import build_dashboard
 
@@ -28,7 +26,7 @@ DASHBOARD_VIEWS = ("events_per_minute", "hourly_volume", "daily_kpis", "shop_fun
 
 @asset(
     deps=[BRONZE, SESSIONS, PAGE_KPIS, FUNNEL, *(VIEW_KEYS[name] for name in DASHBOARD_VIEWS)],
-    group_name="reports", owners=[OWNER], kinds={"html", "duckdb", "athena"},
+    group_name=REPORTS, owners=[OWNER], kinds={"html", "duckdb", "athena"},
     description="The KPI dashboard: events per minute, volume anomaly flags, shop funnel, "
                 "conversion, top pages, sources and new vs returning visitors, each chart a "
                 "query on the business views. Served by the local gateway at "

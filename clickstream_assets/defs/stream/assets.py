@@ -10,7 +10,6 @@ import json
 
 from dagster import (
     AssetExecutionContext,
-    AssetKey,
     AssetSpec,
     DataVersion,
     MaterializeResult,
@@ -19,15 +18,12 @@ from dagster import (
     multi_observable_source_asset,
 )
 
+from clickstream_assets.constants import BRONZE, INGESTION, OWNER, QUARANTINE, REASON_TAG, STREAM
 from clickstream_assets.lineage import BRONZE_SCHEMA, QUARANTINE_SCHEMA
 from clickstream_assets.resources import KinesisResource, LakeResource, StreamJobResource
+from streaming.lake import tables
 from streaming.lake.read import commits_since, latest_version
 
-OWNER = "team:clickstream"
-STREAM = AssetKey("kinesis_stream")
-BRONZE = AssetKey("bronze_events")
-QUARANTINE = AssetKey("bronze_quarantine")
-REASON_TAG = "clickstream/reason"
 OBSERVATION_CAP = 200_000
 
 stream_spec = AssetSpec(
@@ -35,7 +31,7 @@ stream_spec = AssetSpec(
     description="The Kinesis data stream the ingestion handler writes to (partition key "
                 "anonymous_id). Observed: shards, records arrived since the last observation, "
                 "and the stream job's backlog and lag measured from its checkpoint.",
-    group_name="ingestion", owners=[OWNER], kinds={"kinesis"},
+    group_name=INGESTION, owners=[OWNER], kinds={"kinesis"},
 )
 bronze_spec = AssetSpec(
     BRONZE,
@@ -43,17 +39,17 @@ bronze_spec = AssetSpec(
     description="Every valid click event exactly once (dedup on event_id, idempotent Delta "
                 "writes), partitioned by event_date. Written continuously by the stream job; "
                 "materializing it runs a catch-up (available-now) on the job's checkpoint.",
-    group_name="ingestion", owners=[OWNER], kinds={"spark", "delta"},
-    metadata={"dagster/column_schema": BRONZE_SCHEMA, "dagster/table_name": "bronze.events"},
+    group_name=INGESTION, owners=[OWNER], kinds={"spark", "delta"},
+    metadata={"dagster/column_schema": BRONZE_SCHEMA, "dagster/table_name": tables.BRONZE.qualified_name},
 )
 quarantine_spec = AssetSpec(
     QUARANTINE,
     deps=[STREAM],
     description="Records from the stream that are not valid v1 events (unparsable, missing "
                 "fields, bypassed the handler), with the raw record and every broken rule.",
-    group_name="ingestion", owners=[OWNER], kinds={"spark", "delta"},
+    group_name=INGESTION, owners=[OWNER], kinds={"spark", "delta"},
     metadata={"dagster/column_schema": QUARANTINE_SCHEMA,
-              "dagster/table_name": "bronze.quarantine"},
+              "dagster/table_name": tables.QUARANTINE.qualified_name},
 )
 
 
@@ -107,10 +103,10 @@ def bronze_catch_up(context: AssetExecutionContext):
     job: StreamJobResource = context.resources.stream_job
     reason = context.run.tags.get(REASON_TAG, "launched by hand")
     context.log.info(f"catch-up: {reason}")
-    before = {BRONZE: latest_version(lake.bronze_uri),
-              QUARANTINE: latest_version(lake.quarantine_uri)}
+    before = {BRONZE: latest_version(lake.uri(tables.BRONZE)),
+              QUARANTINE: latest_version(lake.uri(tables.QUARANTINE))}
     seconds = job.catch_up(context.log.info)
-    for key, uri in ((BRONZE, lake.bronze_uri), (QUARANTINE, lake.quarantine_uri)):
+    for key, uri in ((BRONZE, lake.uri(tables.BRONZE)), (QUARANTINE, lake.uri(tables.QUARANTINE))):
         summary = commit_summary(uri, before[key])
         yield MaterializeResult(asset_key=key, metadata={
             "reason": reason, "duration_seconds": round(seconds, 1),

@@ -23,7 +23,7 @@ from dagster import (
 )
 
 from clickstream_assets.as_of import AsOf
-from clickstream_assets.defs.stream.assets import BRONZE, QUARANTINE
+from clickstream_assets.constants import BRONZE, INGESTION, QUARANTINE
 from clickstream_assets.quality.rules import BronzeEvents, Quarantine
 from clickstream_assets.quality.verdicts import (
     WARN,
@@ -35,6 +35,7 @@ from clickstream_assets.quality.verdicts import (
     spec,
 )
 from clickstream_assets.resources import LakeResource, ReportsResource, SqlResource
+from streaming.lake import tables
 from streaming.lake.read import open_table
 from streaming.lakesql.engine import delta_dataset
 from streaming.reports.volume import THRESHOLD, HourScore, recent_scores
@@ -52,24 +53,24 @@ SPECS = [
     spec(BRONZE, "schema", "Every row of the newest event_date partition against the "
          "BronzeEvents pandera model: types, nullability, v1 event types, UUID event_id unique, "
          "received_at >= event_time - 5 min, event_date = UTC date of event_time.",
-         "ingestion", KINDS),
+         INGESTION, KINDS),
     spec(BRONZE, "duplicate_rate", "Share of rows in the newest partition repeating another "
          f"row's {', '.join(DUPLICATE_KEY)}; warns above {DUPLICATE_RATE_LIMIT:.1%}.",
-         "ingestion", KINDS),
+         INGESTION, KINDS),
     spec(BRONZE, "volume_anomaly", "Events in the last whole hour against two robust "
          "baselines (median and MAD of the previous 6 hours, and of the same hour on each of "
          f"the last 7 days): warns on a drop or spike beyond ±{THRESHOLD} robust z from both.",
-         "ingestion", "duckdb, athena"),
+         INGESTION, "duckdb, athena"),
     spec(BRONZE, "no_personal_data", "Scans every stored string of the newest partition "
          "(struct fields and map entries included) for raw IP addresses, e-mail addresses "
-         "and card numbers.", "ingestion", KINDS),
+         "and card numbers.", INGESTION, KINDS),
     spec(QUARANTINE, "schema", "The quarantine rows of the same day against the Quarantine "
-         "pandera model: a reason naming known rules, unique stream positions.", "ingestion",
+         "pandera model: a reason naming known rules, unique stream positions.", INGESTION,
          KINDS),
     spec(QUARANTINE, "quarantine_rate", "Quarantined records / all records of the day; warns "
-         f"above {QUARANTINE_RATE_LIMIT:.0%}.", "ingestion", KINDS),
+         f"above {QUARANTINE_RATE_LIMIT:.0%}.", INGESTION, KINDS),
     spec(QUARANTINE, "no_personal_data", "Scans the day's quarantined records (raw records "
-         "included) for raw IP addresses, e-mail addresses and card numbers.", "ingestion",
+         "included) for raw IP addresses, e-mail addresses and card numbers.", INGESTION,
          KINDS),
 ]
 
@@ -147,11 +148,11 @@ def quarantine_verdicts(quarantined: pa.Table | None, bronze_rows: int,
                                "last hours' volume; writes a report page per run.")
 def bronze_quality(context: AssetCheckExecutionContext, config: AsOf, lake: LakeResource,
                    sql: SqlResource, reports: ReportsResource):
-    day = newest_partition(lake.bronze_uri, "event_date")
+    day = newest_partition(lake.uri(tables.BRONZE), "event_date")
     if day is None:
-        raise Failure(f"no bronze data at {lake.bronze_uri} yet: is the stream job running?")
+        raise Failure(f"no bronze data at {lake.uri(tables.BRONZE)} yet: is the stream job running?")
     partition = f"newest event_date partition {day}"
-    events = read_partition(lake.bronze_uri, "event_date", day)
+    events = read_partition(lake.uri(tables.BRONZE), "event_date", day)
     with sql.engine() as engine:
         scores = recent_scores(engine, config.instant())
     verdicts = [
@@ -159,7 +160,7 @@ def bronze_quality(context: AssetCheckExecutionContext, config: AsOf, lake: Lake
         duplicate_verdict(events, partition),
         volume_verdict(scores),
         pii_verdict(BRONZE, events, "event_id", WARN, partition),
-        *quarantine_verdicts(read_partition(lake.quarantine_uri, "quarantine_date", day),
+        *quarantine_verdicts(read_partition(lake.uri(tables.QUARANTINE), "quarantine_date", day),
                              events.num_rows, partition),
     ]
     selected = context.selected_asset_check_keys

@@ -3,7 +3,8 @@ checks, the other view of bronze's health."""
 
 from dagster import AssetSpec, Definitions
 
-from clickstream_assets.defs.stream.assets import BRONZE, bronze_catch_up, kinesis_stream
+from clickstream_assets.constants import BRONZE
+from clickstream_assets.defs.stream.assets import bronze_catch_up, kinesis_stream
 from clickstream_assets.defs.stream.checks import BRONZE_FRESHNESS, bronze_quality
 from clickstream_assets.defs.stream.jobs import bronze_quality_job, catch_up_job, observe_stream_job
 from clickstream_assets.defs.stream.schedules import bronze_quality_schedule, observe_stream_schedule

@@ -2,7 +2,7 @@
 
 from dagster import AssetSelection, define_asset_job
 
-from clickstream_assets.defs.stream.assets import BRONZE, QUARANTINE, STREAM
+from clickstream_assets.constants import BRONZE, QUARANTINE, STREAM
 
 catch_up_job = define_asset_job(
     "bronze_catch_up_job",

@@ -16,9 +16,10 @@ from dagster import (
     sensor,
 )
 
-from clickstream_assets.defs.stream.assets import BRONZE, QUARANTINE, REASON_TAG
+from clickstream_assets.constants import BRONZE, QUARANTINE, REASON_TAG
 from clickstream_assets.defs.stream.jobs import catch_up_job
 from clickstream_assets.resources import KinesisResource, LakeResource, StreamJobResource
+from streaming.lake import tables
 from streaming.lake.read import commits_since, latest_version
 
 
@@ -55,13 +56,13 @@ def bronze_health_sensor(context: SensorEvaluationContext, lake: LakeResource,
                          stream_job: StreamJobResource):
     job = stream_job.status()
     seen = json.loads(context.cursor) if context.cursor else {}
-    versions = {"bronze": latest_version(lake.bronze_uri),
-                "quarantine": latest_version(lake.quarantine_uri), "state": job.get("state")}
+    versions = {"bronze": latest_version(lake.uri(tables.BRONZE)),
+                "quarantine": latest_version(lake.uri(tables.QUARANTINE)), "state": job.get("state")}
     if versions == seen:
         return SkipReason(f"no new commits (bronze v{versions['bronze']}, job {job.get('state')})")
-    events = [_table_observation(BRONZE, lake.bronze_uri, seen.get("bronze", -1), job)]
+    events = [_table_observation(BRONZE, lake.uri(tables.BRONZE), seen.get("bronze", -1), job)]
     if versions["quarantine"] != seen.get("quarantine"):
-        events.append(_table_observation(QUARANTINE, lake.quarantine_uri,
+        events.append(_table_observation(QUARANTINE, lake.uri(tables.QUARANTINE),
                                          seen.get("quarantine", -1), job))
     return SensorResult(asset_events=events, cursor=json.dumps(versions))
 

@@ -30,6 +30,7 @@ from deltalake import write_deltalake
 from streaming.contract import rfc3339, validate_event
 from streaming.ingest.enrich import enrich, request_fields
 from streaming.kinesis import kinesis_client, list_shard_ids, put_records
+from streaming.lake import tables
 from streaming.lake.read import latencies_per_commit, latest_version, read_columns
 from streaming.local.stack import LocalStack
 from streaming.settings import Settings
@@ -47,7 +48,7 @@ Say = Callable[[str], None]
 
 
 def _bronze_ids(settings: Settings, since: datetime) -> list[str]:
-    return read_columns(settings.bronze_uri, ["event_id"], since)["event_id"].to_pylist()
+    return read_columns(tables.BRONZE.uri(settings), ["event_id"], since)["event_id"].to_pylist()
 
 
 def _count_found(settings: Settings, since: datetime, acknowledged: set[str]) -> tuple[int, int]:
@@ -62,7 +63,7 @@ def run_sustained(settings: Settings, rate: float, duration: float, visitors: in
         stack.start(progress=say)
         warm_up(settings, say)
         since = datetime.now(UTC)
-        version = latest_version(settings.bronze_uri)
+        version = latest_version(tables.BRONZE.uri(settings))
         load_out = out_dir / f"load-{since:%Y%m%d-%H%M%S}.json"
         say(f"load: {rate:,.0f} events/s for {duration:.0f}s from {visitors:,} visitors ...")
         loadgen = subprocess.Popen(
@@ -87,7 +88,7 @@ def run_sustained(settings: Settings, rate: float, duration: float, visitors: in
             wait_until(complete, timeout=120 + duration, every=2,
                        progress=lambda: say(f"  bronze holds {found[0]:,} of "
                                             f"{len(acknowledged):,}"))
-        per_commit = latencies_per_commit(settings.bronze_uri, version, acknowledged)
+        per_commit = latencies_per_commit(tables.BRONZE.uri(settings), version, acknowledged)
         latencies = [x for _, values in per_commit for x in values]
         return {
             "mode": "sustained", "target_rate": rate, "duration_s": duration,
@@ -100,7 +101,7 @@ def run_sustained(settings: Settings, rate: float, duration: float, visitors: in
             "series": {
                 "accepted_per_second": load["timeline"]["accepted_per_second"],
                 "http_p50_ms_per_second": load["timeline"]["http_p50_ms_per_second"],
-                "committed_per_second": delta_timeline(settings.bronze_uri, version,
+                "committed_per_second": delta_timeline(tables.BRONZE.uri(settings), version,
                                                        load["started"]),
                 "commit_latency_p50": [
                     (round(at - load["started"], 2), sorted(v)[len(v) // 2])

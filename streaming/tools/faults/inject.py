@@ -23,6 +23,7 @@ import orjson
 
 from streaming.contract import rfc3339
 from streaming.kinesis import kinesis_client, list_shard_ids, put_records
+from streaming.lake import tables
 from streaming.lake.read import latest_version
 from streaming.local.stack import LocalStack
 from streaming.settings import Settings
@@ -72,18 +73,18 @@ def batch_state(settings: Settings) -> BatchState:
     offsets = Path(settings.bronze_checkpoint_uri) / "offsets"
     planned = sorted(int(p.name) for p in offsets.iterdir() if p.name.isdigit()) \
         if offsets.is_dir() else []
-    version = latest_version(settings.bronze_uri)
+    version = latest_version(tables.BRONZE.uri(settings))
     return BatchState(planned[-1] if planned else None,
                       committed_batch(settings.bronze_checkpoint_uri),
-                      _last_txn(settings.bronze_uri, version), version)
+                      _last_txn(tables.BRONZE.uri(settings), version), version)
 
 
 def kill_job(stack: LocalStack, mode: str, rng: random.Random, timeout: float = 60.0) -> dict:
     """SIGKILL the stream job at the moment `mode` asks for; returns what the kill caught."""
     settings = stack.settings
     if mode == "after_delta_commit":
-        following = Path(settings.bronze_uri) / "_delta_log" / \
-            f"{latest_version(settings.bronze_uri) + 1:020d}.json"
+        following = Path(tables.BRONZE.uri(settings)) / "_delta_log" / \
+            f"{latest_version(tables.BRONZE.uri(settings)) + 1:020d}.json"
         timed = wait_until(following.exists, timeout, every=0.005)
     elif mode == "mid_batch":
         def running() -> bool:

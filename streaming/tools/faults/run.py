@@ -30,6 +30,7 @@ from pathlib import Path
 
 import httpx
 
+from streaming.lake import tables
 from streaming.lake.read import latest_version
 from streaming.local.dagster_ui import start_dagster
 from streaming.local.stack import LocalStack, stop_process
@@ -218,14 +219,14 @@ class FaultRun:
     def _dagster_fault(self, progress: int) -> None:
         """Dagster dies and stays away a while: the data path must not notice."""
         at = self._elapsed()
-        before = latest_version(self.settings.bronze_uri)
+        before = latest_version(tables.BRONZE.uri(self.settings))
         self.stack.kill("dagster")
         time.sleep(self.rng.uniform(5, 15))
         mark = time.monotonic()
         start_dagster(self.stack, self.dagster_port)
         self._record("dagster_kill", at, progress, restart_s=round(time.monotonic() - mark, 1),
                      events_sent_while_down=self._sent("load") - progress,
-                     bronze_commits_while_down=latest_version(self.settings.bronze_uri) - before)
+                     bronze_commits_while_down=latest_version(tables.BRONZE.uri(self.settings)) - before)
 
     def _bad_records_fault(self, progress: int) -> None:
         at = self._elapsed()

@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 
 from streaming.kinesis import kinesis_client, list_shard_ids
+from streaming.lake import tables
 from streaming.lake.read import commits_since, read_columns
 from streaming.settings import Settings
 from streaming.stream.transforms import BINARY_PREFIX
@@ -48,7 +49,7 @@ class Sent:
 
 
 def bronze_counts(settings: Settings) -> Counter:
-    return Counter(read_columns(settings.bronze_uri, ["event_id"])["event_id"].to_pylist())
+    return Counter(read_columns(tables.BRONZE.uri(settings), ["event_id"])["event_id"].to_pylist())
 
 
 def wait_for_bronze(settings: Settings, acknowledged: set[str], timeout: float,
@@ -79,7 +80,7 @@ def raw_bytes(raw_record: str | None) -> bytes:
 
 def quarantined(settings: Settings) -> list[tuple[bytes, str]]:
     """Per quarantine row: the record's bytes as the stream held them, and its reason."""
-    rows = read_columns(settings.quarantine_uri, ["raw_record", "reason"]).to_pylist()
+    rows = read_columns(tables.QUARANTINE.uri(settings), ["raw_record", "reason"]).to_pylist()
     return [(raw_bytes(r["raw_record"]), r["reason"]) for r in rows]
 
 
@@ -118,9 +119,9 @@ def stream_census(settings: Settings) -> dict:
 def bronze_batches(settings: Settings) -> dict:
     """Bronze commits of the stream job and the batch ids (txnVersion) they carry: a batch
     committed twice would show up as a repeated id."""
-    log = Path(settings.bronze_uri) / "_delta_log"
+    log = Path(tables.BRONZE.uri(settings)) / "_delta_log"
     batches: Counter = Counter()
-    for commit in commits_since(settings.bronze_uri, -1):
+    for commit in commits_since(tables.BRONZE.uri(settings), -1):
         for line in (log / f"{commit.version:020d}.json").read_text().splitlines():
             action = json.loads(line)
             if "txn" in action:
