@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from streaming.ingest import http
 from streaming.local.stack import LocalStack, stop_process
 from streaming.settings import Settings, load_settings
 from streaming.tools.common import free_port
@@ -53,6 +54,16 @@ def kinesis(tmp_path_factory) -> LocalStack:
         yield local
     finally:
         local.stop()
+
+
+@pytest.fixture
+def lambda_env(kinesis, monkeypatch):
+    """The handler reads its settings from the environment, as it does in Lambda."""
+    for key, value in kinesis.settings.to_env().items():
+        monkeypatch.setenv(key, value)
+    http.runtime.cache_clear()
+    yield kinesis.settings
+    http.runtime.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -13,11 +13,10 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import orjson
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streaming.ingest import handler, http
+from streaming.ingest import handler
 from streaming.ingest.auth import basic_authorization
 from streaming.settings import DEV_WRITE_KEY
 from tests.integration.test_handler import stream_records
@@ -64,15 +63,6 @@ bodies = st.one_of(
                              json_values), min_size=1, max_size=3)
     .map(lambda events: orjson.dumps({"events": events})),
 )
-
-
-@pytest.fixture
-def lambda_env(kinesis, monkeypatch):
-    for key, value in kinesis.settings.to_env().items():
-        monkeypatch.setenv(key, value)
-    http.runtime.cache_clear()
-    yield kinesis.settings
-    http.runtime.cache_clear()
 
 
 def test_any_body_is_answered_with_a_reason_and_streams_no_personal_data(lambda_env):

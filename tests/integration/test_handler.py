@@ -58,16 +58,6 @@ def rest_api_event(body: dict, ip="198.51.100.4") -> dict:
             "body": orjson.dumps(body).decode(), "isBase64Encoded": False}
 
 
-@pytest.fixture
-def lambda_env(kinesis, monkeypatch):
-    """The handler reads its settings from the environment, as it does in Lambda."""
-    for key, value in kinesis.settings.to_env().items():
-        monkeypatch.setenv(key, value)
-    http.runtime.cache_clear()
-    yield kinesis.settings
-    http.runtime.cache_clear()
-
-
 def stream_records(settings) -> list[dict]:
     client = kinesis_client(settings)
     records = []
