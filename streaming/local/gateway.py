@@ -4,37 +4,30 @@ Like API Gateway it reads at most a bounded body (the handler answers 413 beyond
 throttles each write key (429 with Retry-After; usage plans do this in AWS) before the
 handler runs, and publishes the endpoint's OpenAPI document at /openapi.json.
 
-It also serves the demo website, with the tracker's API URL filled into the page template
-the way the AWS deployment does, so the page posts to this gateway; in embedded mode that
-URL carries the development write key.
+It also serves the demo shop (`site.py`) and the report pages.
 """
 
 from __future__ import annotations
 
 import base64
 import time
-from pathlib import Path
-from urllib.parse import urlencode
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from streaming.contract import MAX_BODY_BYTES
-from streaming.ingest.auth import QUERY_PARAMETER, presented_key
+from streaming.ingest.auth import presented_key
 from streaming.ingest.handler import lambda_handler
 from streaming.ingest.http import SECURITY_HEADERS, runtime
 from streaming.ingest.openapi import openapi_document
 from streaming.local.ratelimit import RateLimiter, retry_after
+from streaming.local.site import site_routes
 from streaming.reports.app import reports_app
-from streaming.settings import DEV_WRITE_KEY, Settings, load_settings
-
-WEBSITE_DIR = Path(__file__).resolve().parents[2] / "website"
-API_URL_PLACEHOLDER = "__CLICKSTREAM_API_URL__"
+from streaming.settings import Settings, load_settings
 
 
 def query_parameters(request: Request) -> dict[str, str] | None:
@@ -146,35 +139,14 @@ def openapi_endpoint(server_url: str):
     return serve_document
 
 
-def events_url(settings: Settings) -> str:
-    """The URL the shop page posts to: with the development key when that key is configured."""
-    url = f"{settings.gateway_url}/v1/events"
-    if settings.embedded and runtime().write_keys.match(DEV_WRITE_KEY) is not None:
-        url += "?" + urlencode({QUERY_PARAMETER: DEV_WRITE_KEY})
-    return url
-
-
-def website_page(api_url: str):
-    """Serves index.template.html with the API URL filled in, like the AWS deploy step."""
-
-    async def page(_: Request) -> Response:
-        template = (WEBSITE_DIR / "index.template.html").read_text()
-        return HTMLResponse(template.replace(API_URL_PLACEHOLDER, api_url))
-
-    return page
-
-
 def build_app(settings: Settings) -> Starlette:
     routes = [
         Route("/healthz", health),
         Route("/v1/{rest:path}", EveryMethod(invoke_handler)),
         Route("/openapi.json", openapi_endpoint(settings.gateway_url)),
-        Route("/", website_page(events_url(settings))),
-        Route("/index.html", website_page(events_url(settings))),
         Mount("/reports", app=reports_app(settings)),
+        *site_routes(settings),
     ]
-    if WEBSITE_DIR.is_dir():
-        routes.append(Mount("/", StaticFiles(directory=WEBSITE_DIR), name="website"))
     app = Starlette(routes=routes)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst)
     return app

@@ -552,8 +552,7 @@ def test_outputs_feed_the_website_template_and_operators() -> None:
             "scripts_bucket", "athena_results_bucket", "glue_job_name"} <= set(outputs)
     events_url = outputs["events_url"]
     assert events_url["value"] == "${module.api.endpoint}${local.events_path}"
-    gateway = (ROOT / "streaming" / "local" / "gateway.py").read_text()
-    placeholder = re.search(r'API_URL_PLACEHOLDER = "(\w+)"', gateway).group(1)
+    placeholder = importlib.import_module("streaming.local.site").API_URL_PLACEHOLDER
     assert placeholder in events_url["description"]
     query_parameter = importlib.import_module("streaming.ingest.auth").QUERY_PARAMETER
     assert f"?{query_parameter}=" in events_url["description"]
