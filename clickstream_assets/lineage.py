@@ -18,6 +18,7 @@ TYPES = {
     "event_date": "date", "quarantine_date": "date", "session_date": "date",
     "element": "struct<id,text,selector>", "properties": "map<string,string>",
     "is_bot": "boolean", "converted": "boolean", "schema_version": "int",
+    "kinesis_record_index": "int",
     "duration_seconds": "double", "revenue": "double", "bounce_rate": "double",
     "add_to_cart_rate": "double", "checkout_rate": "double", "purchase_rate": "double",
     "conversion_rate": "double",
@@ -53,7 +54,8 @@ BRONZE_SCHEMA = schema(BRONZE_COLUMNS, {
     "received_at": "server time at the ingestion handler",
 })
 QUARANTINE_SCHEMA = schema(QUARANTINE_COLUMNS, {
-    "raw_record": "the record exactly as read from the stream",
+    "raw_record": "the record exactly as read from the stream; of an aggregate, the one event",
+    "kinesis_record_index": "the event's index in an aggregated record; null for a plain record",
     "reason": "every broken rule, '; '-separated",
 })
 SESSIONS_SCHEMA = schema(SESSION_COLUMNS, {

@@ -2,7 +2,8 @@
 
 `put_records` retries exactly the entries a partial failure names, with capped exponential
 backoff and jitter, and returns which entries never made it, so the caller can tell its
-client "retry" instead of claiming success.
+client "retry" instead of claiming success. `put_events` writes events as aggregated records
+(`streaming.records`) and answers per event.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from streaming.records import aggregate, event_errors
 from streaming.settings import Settings
 
 MAX_RECORDS_PER_CALL = 500
@@ -100,6 +102,13 @@ def put_records(
             if not pending:
                 break
     return PutOutcome(errors)
+
+
+def put_events(client, stream_name: str, events: Sequence[tuple[str, bytes]]) -> PutOutcome:
+    """Writes (partition_key, event) pairs as aggregated records; the outcome is per event."""
+    records = aggregate(events)
+    outcome = put_records(client, stream_name, [(r.partition_key, r.data) for r in records])
+    return PutOutcome(event_errors(records, outcome.errors, len(events)))
 
 
 def ensure_stream(client, stream_name: str, shard_count: int, timeout: float = 30.0) -> None:

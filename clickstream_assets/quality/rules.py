@@ -30,7 +30,7 @@ Timestamp = Annotated[pd.DatetimeTZDtype, "us", "UTC"]
 CLOCK_SKEW = pd.Timedelta(minutes=5)
 HEX32 = r"^[0-9a-f]{32}$"
 NETWORK = r"^(\d{1,3}\.){3}\d{1,3}/24$|^[0-9a-f:]+/48$"
-QUARANTINE_RULES = ("malformed_json", "event_id", "event_type", "event_time", "anonymous_id",
+QUARANTINE_RULES = ("malformed_json", "aggregate", "event_id", "event_type", "event_time", "anonymous_id",
                     "session_id", "received_at", "schema_version")
 
 
@@ -105,20 +105,22 @@ class BronzeEvents(DataFrameModel):
 
 
 class Quarantine(DataFrameModel):
-    """A quarantined record: the raw record, why it was refused, and where it was in the stream."""
+    """A quarantined record or event: the raw record (an aggregate's event alone), why it was
+    refused, and where it was in the stream (an aggregate's event also by its index)."""
 
     raw_record: Series[str]
     reason: Series[str] = Field(str_length={"min_value": 1})
     event_id: Series[str] = Field(nullable=True)
     kinesis_shard_id: Series[str]
     kinesis_sequence_number: Series[str] = Field(str_matches=r"^\d+$")
+    kinesis_record_index: Series[pd.Int32Dtype] = Field(nullable=True, ge=0)
     kinesis_arrival_time: Series[Timestamp]
     quarantined_at: Series[Timestamp]
     quarantine_date: Series[Date]
 
     class Config:
         strict = True
-        unique = ("kinesis_shard_id", "kinesis_sequence_number")
+        unique = ("kinesis_shard_id", "kinesis_sequence_number", "kinesis_record_index")
 
     @check("reason", name="every reason names a quarantine rule")
     def known_rules(cls, reasons: Series[str]) -> Series[bool]:

@@ -35,7 +35,7 @@ from streaming.ingest.http import (
     error_response,
     json_response,
 )
-from streaming.kinesis import put_records
+from streaming.kinesis import put_events
 from streaming.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def ingest(
     for _, event in valid:
         record = enrich(event, shared, settings.ip_hash_salt)
         records.append((record["anonymous_id"], orjson.dumps(record)))
-    outcome = put_records(client, settings.stream_name, records) if records else None
+    outcome = put_events(client, settings.stream_name, records) if records else None
     failed = [(index, event, error) for (index, event), error
               in zip(valid, outcome.errors if outcome else [], strict=True) if error is not None]
     if failed:

@@ -45,7 +45,7 @@ from streaming.ingest.http import (
     content_type,
     json_response,
 )
-from streaming.kinesis import put_records
+from streaming.kinesis import put_events
 
 log = logging.getLogger(__name__)
 
@@ -346,10 +346,10 @@ def answer(request: HttpRequest, rt: Runtime) -> dict[str, Any]:
     if rejected:
         log.warning("segment request %s: %d of %d messages rejected: %s", ingest_id, len(rejected),
                     len(messages), orjson.dumps(rejected[:5]).decode())
-    outcome = put_records(rt.client, rt.settings.stream_name, records) if records else None
+    outcome = put_events(rt.client, rt.settings.stream_name, records) if records else None
     failed = [error for error in (outcome.errors if outcome else []) if error is not None]
     if failed:
-        log.warning("%d of %d records not written to %s: %s", len(failed), len(records),
+        log.warning("%d of %d events not written to %s: %s", len(failed), len(records),
                     rt.settings.stream_name, failed[0])
         return json_response(503, {"success": False, "error": "stream_unavailable",
                                    "message": f"{len(failed)} messages not stored; resend the request"},

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Schema, Transaction, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from streaming.lake import tables
@@ -79,7 +79,10 @@ class DeltaTarget:
 
     def ensure(self, schema: pa.Schema) -> DeltaTable:
         """Creates the table if absent (protocol 1/2, partitioned, stats on `stats_columns`);
-        an existing table, delta-spark's included, gets the stats setting if it lacks it."""
+        an existing table, delta-spark's included, gets the stats setting if it lacks it and
+        the columns of `schema` it lacks (added as nullable: the rows it already holds read
+        them as null), so a job that writes a new column upgrades the table before its first
+        batch."""
         table = self.open()
         configuration = {"delta.dataSkippingStatsColumns": self.stats_columns}
         if table is None:
@@ -87,7 +90,11 @@ class DeltaTarget:
                                      partition_by=[self.partition_by],
                                      configuration=configuration, storage_options=self.storage)
         if table.metadata().configuration.get("delta.dataSkippingStatsColumns") != self.stats_columns:
-            table.alter.set_table_properties(configuration)
+            table.alter.set_table_properties(configuration, commit_properties=commit_properties())
+        present = set(table.schema().to_arrow().names)
+        missing = [field for field in Schema.from_arrow(schema).fields if field.name not in present]
+        if missing:
+            table.alter.add_columns(missing, commit_properties=commit_properties())
         return table
 
     def append(self, rows: pa.Table, app_id: str, version: int) -> bool:

@@ -1,7 +1,9 @@
 """The stream job's transforms: plain functions of DataFrames, testable on batch data.
 
-Records are parsed with an explicit schema and every contract rule that Spark can check is
-checked again: records may reach the stream without the handler (other producers, replays,
+A record is one event or an aggregate of events (`streaming.records`); aggregates are
+exploded first, so everything after `parse_records` sees one row per event. Events are parsed
+with an explicit schema and every contract rule that Spark can check is checked again:
+records may reach the stream without the handler (other producers, replays,
 corruption), and such a record must land in quarantine with its reason, never crash the
 job and never disappear.
 """
@@ -12,6 +14,7 @@ import pyarrow as pa
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
+    ArrayType,
     BooleanType,
     IntegerType,
     MapType,
@@ -30,6 +33,7 @@ from streaming.contract import (
     STANDARD_EVENT_TYPES,
     UUID_PATTERN,
 )
+from streaming.records import AGGREGATE_EVENTS, AGGREGATE_MARKER, AGGREGATE_VERSION
 
 CORRUPT_COLUMN = "_corrupt_record"
 TEXT_COLUMN = "_is_utf8"
@@ -55,6 +59,11 @@ RECORD_SCHEMA = StructType(
     ]
 )
 
+# An aggregate's envelope: events are read as their JSON text, to be parsed one by one.
+ENVELOPE_SCHEMA = StructType([StructField(AGGREGATE_MARKER, IntegerType()),
+                              StructField(AGGREGATE_EVENTS, ArrayType(StringType()))])
+AGGREGATE_COLUMN = "_aggregate"
+
 BRONZE_COLUMNS = (
     "event_id", "event_type", "event_time", "event_date", "anonymous_id", "session_id",
     "user_id", "page_url", "page_host", "page_path", "referrer", "referrer_host",
@@ -65,7 +74,7 @@ BRONZE_COLUMNS = (
 )
 QUARANTINE_COLUMNS = (
     "raw_record", "reason", "event_id", "kinesis_shard_id", "kinesis_sequence_number",
-    "kinesis_arrival_time", "quarantined_at", "quarantine_date",
+    "kinesis_record_index", "kinesis_arrival_time", "quarantined_at", "quarantine_date",
 )
 
 
@@ -116,16 +125,27 @@ def quarantine_reason() -> Column:
         lambda r: r.isNotNull(),
     )
     malformed = F.col(CORRUPT_COLUMN).isNotNull()
+    version = F.col(AGGREGATE_COLUMN)[AGGREGATE_MARKER]
     return (
         F.when(~F.col(TEXT_COLUMN), F.lit(f"malformed_json: record is not UTF-8 text "
                                            f"(raw_record holds its bytes as {BINARY_PREFIX}<base64>)"))
+        .when(version != AGGREGATE_VERSION,
+              F.format_string(f"aggregate: envelope version %d, this job reads {AGGREGATE_VERSION}",
+                              version))
+        .when(version.isNotNull() & F.col("kinesis_record_index").isNull(),
+              F.lit(f"aggregate: no events (`{AGGREGATE_EVENTS}` must be a non-empty array)"))
         .when(malformed, F.lit("malformed_json: record is not a JSON object"))
         .when(F.size(reasons) > 0, F.array_join(reasons, "; "))
     )
 
 
 def parse_records(raw: DataFrame) -> DataFrame:
-    """Kinesis rows -> one row per record with typed event fields and `quarantine_reason`.
+    """Kinesis rows -> one row per event with typed event fields and `quarantine_reason`.
+
+    An aggregate becomes one row per event it holds, each with the record's stream position
+    and its index in the record (`kinesis_record_index`; null for a plain record), so a broken
+    event is quarantined on its own and its siblings are not. An aggregate this job cannot
+    read (unknown version, no events) is quarantined whole.
 
     A record that is not UTF-8 text is not JSON, and casting its bytes to a string would
     store invalid UTF-8 that Parquet readers such as delta-rs refuse to decode: it is kept
@@ -133,15 +153,23 @@ def parse_records(raw: DataFrame) -> DataFrame:
     """
     text = F.col("data").cast("string")
     is_text = F.coalesce(F.is_valid_utf8(text), F.lit(True))
-    payload = F.when(is_text, text)
-    parsed = F.from_json(payload, RECORD_SCHEMA,
+    envelope = F.from_json(F.when(is_text, text), ENVELOPE_SCHEMA)
+    members = F.when(envelope[AGGREGATE_MARKER] == AGGREGATE_VERSION, envelope[AGGREGATE_EVENTS])
+    records = raw.select(
+        "*", is_text.alias(TEXT_COLUMN),
+        F.when(envelope[AGGREGATE_MARKER].isNotNull(), envelope).alias(AGGREGATE_COLUMN),
+        F.posexplode_outer(members).alias("kinesis_record_index", "member"))
+    member = F.col("kinesis_record_index").isNotNull()
+    event_text = F.when(member, F.coalesce(F.col("member"), F.lit("null"))).when(is_text, text)
+    parsed = F.from_json(event_text, RECORD_SCHEMA,
                          {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_COLUMN})
-    typed = raw.select(
-        F.when(is_text, text).otherwise(F.concat(F.lit(BINARY_PREFIX), F.base64("data")))
-        .alias("raw_record"),
-        is_text.alias(TEXT_COLUMN),
+    typed = records.select(
+        F.coalesce(event_text, F.concat(F.lit(BINARY_PREFIX), F.base64("data"))).alias("raw_record"),
+        F.col(TEXT_COLUMN),
+        F.col(AGGREGATE_COLUMN),
         F.col("shard_id").alias("kinesis_shard_id"),
         F.col("sequence_number").alias("kinesis_sequence_number"),
+        F.col("kinesis_record_index"),
         F.col("approximate_arrival_timestamp").alias("kinesis_arrival_time"),
         parsed.alias("r"),
     ).select("*", "r.*").drop("r")
@@ -159,9 +187,11 @@ def parse_records(raw: DataFrame) -> DataFrame:
 
 
 def with_dedup_key(parsed: DataFrame) -> DataFrame:
-    """Valid rows dedup on event_id; quarantined rows on their stream position, so two
-    different bad records are never merged and a replayed bad record is kept once."""
-    position = F.concat_ws("/", F.col("kinesis_shard_id"), F.col("kinesis_sequence_number"))
+    """Valid rows dedup on event_id; quarantined rows on their stream position (with their
+    index in an aggregate), so two different bad events are never merged and a replayed bad
+    record is kept once."""
+    position = F.concat_ws("/", F.col("kinesis_shard_id"), F.col("kinesis_sequence_number"),
+                           F.col("kinesis_record_index").cast("string"))
     return parsed.withColumn(
         "dedup_key",
         F.when(F.col("quarantine_reason").isNull(), F.col("event_id")).otherwise(position),
@@ -191,6 +221,7 @@ def _quarantine_columns() -> list[Column]:
         F.col("event_id"),
         F.col("kinesis_shard_id"),
         F.col("kinesis_sequence_number"),
+        F.col("kinesis_record_index"),
         F.col("kinesis_arrival_time"),
         F.current_timestamp().alias("quarantined_at"),
         F.current_date().alias("quarantine_date"),

@@ -20,6 +20,7 @@ from streaming.ingest.auth import basic_authorization
 from streaming.ingest.openapi import openapi_document
 from streaming.kinesis import kinesis_client, list_shard_ids, put_records
 from streaming.local.stack import LocalStack
+from streaming.records import events_of
 from streaming.settings import DEV_WRITE_KEY
 from streaming.tools.common import free_port
 from tests.pii_scanner import scan_rows
@@ -65,8 +66,8 @@ def stream_records(settings) -> list[dict]:
         iterator = client.get_shard_iterator(StreamName=settings.stream_name, ShardId=shard,
                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
         response = client.get_records(ShardIterator=iterator, Limit=10000)
-        records += [{"key": r["PartitionKey"], **orjson.loads(r["Data"])}
-                    for r in response["Records"]]
+        records += [{"key": r["PartitionKey"], **event}
+                    for r in response["Records"] for event in events_of(r["Data"])]
     return records
 
 

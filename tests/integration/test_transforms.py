@@ -10,6 +10,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from streaming.lake import tables
+from streaming.records import aggregate
 from streaming.stream.transforms import (
     BRONZE_COLUMNS,
     QUARANTINE_COLUMNS,
@@ -96,12 +97,57 @@ def test_every_broken_rule_is_listed_in_one_reason(spark):
         "received_at: missing, the record did not pass the ingestion handler"]
 
 
+def aggregated(*events: dict) -> bytes:
+    [one] = aggregate([("a", orjson.dumps(e)) for e in events])
+    return one.data
+
+
+def test_an_aggregate_becomes_one_row_per_event_and_a_broken_one_is_quarantined_alone(spark):
+    first, broken, last = record(), record(event_type="hover"), record(anonymous_id="b")
+    bronze, [bad] = sink_tables(parsed(spark, [aggregated(first, broken, last),
+                                               orjson.dumps(record(event_id=first["event_id"]))]))
+    assert [r["event_id"] for r in bronze] == [first["event_id"], last["event_id"], first["event_id"]]
+    assert {r["kinesis_sequence_number"] for r in bronze[:2]} == {"49000"}
+    assert bad["reason"] == "event_type: not a v1 event type"
+    assert orjson.loads(bad["raw_record"]) == broken
+    assert (bad["kinesis_sequence_number"], bad["kinesis_record_index"]) == ("49000", 1)
+    assert bad["event_id"] == broken["event_id"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b'{"clickstream_aggregate": 2, "events": [{}]}',
+         "aggregate: envelope version 2, this job reads 1"),
+        (b'{"clickstream_aggregate": 1, "events": []}',
+         "aggregate: no events (`events` must be a non-empty array)"),
+        (b'{"clickstream_aggregate": 1}', "aggregate: no events (`events` must be a non-empty array)"),
+    ],
+)
+def test_an_aggregate_the_job_cannot_read_is_quarantined_whole(spark, payload, reason):
+    bronze, [row] = sink_tables(parsed(spark, [payload]))
+    assert bronze == []
+    assert row["reason"] == reason and row["raw_record"] == payload.decode()
+    assert row["kinesis_record_index"] is None
+
+
+def test_events_of_an_aggregate_that_are_not_objects_are_quarantined_each(spark):
+    payload = b'{"clickstream_aggregate": 1, "events": [5, null, "x"]}'
+    bronze, rows = sink_tables(parsed(spark, [payload]))
+    assert bronze == []
+    assert [(r["kinesis_record_index"], r["raw_record"], r["reason"]) for r in rows] == [
+        (index, raw, "malformed_json: record is not a JSON object")
+        for index, raw in enumerate(["5", "null", "x"])]
+
+
 def test_dedup_keeps_one_row_per_event_id_across_batches_and_every_distinct_bad_record(
         spark, tmp_path):
     """Two micro-batches through a real streaming query: the retry in the second batch and
     the repeat inside the first are dropped; bad records at two stream positions are kept."""
     twice = orjson.dumps(record())
-    batches = [[twice, orjson.dumps(record()), twice, b"bad one"], [twice, b"bad one"]]
+    bad_pair = b'{"clickstream_aggregate": 1, "events": [1, 2]}'
+    batches = [[twice, orjson.dumps(record()), twice, b"bad one", bad_pair],
+               [twice, b"bad one", bad_pair]]
     source, table = tmp_path / "source", str(tmp_path / "table")
     source.mkdir()
     stream = parse_records(spark.readStream.schema(source_rows(spark, []).schema)
@@ -119,8 +165,9 @@ def test_dedup_keeps_one_row_per_event_id_across_batches_and_every_distinct_bad_
     valid = [r for r in rows if r.quarantine_reason is None]
     assert sorted(r.event_id for r in valid) == sorted(
         {orjson.loads(twice)["event_id"], orjson.loads(batches[0][1])["event_id"]})
-    assert sorted(r.kinesis_sequence_number for r in rows if r.quarantine_reason) == [
-        "49003", "49005"]
+    assert sorted((r.kinesis_sequence_number, r.kinesis_record_index)
+                  for r in rows if r.quarantine_reason) == [
+        ("49003", None), ("49004", 0), ("49004", 1), ("49006", None), ("49007", 0), ("49007", 1)]
 
 
 def test_a_replayed_batch_that_delta_already_holds_is_skipped_not_waited_on(spark, tmp_path):

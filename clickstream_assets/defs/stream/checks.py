@@ -132,7 +132,8 @@ def quarantine_verdicts(quarantined: pa.Table | None, bronze_rows: int,
     rate = quarantined.num_rows / total if total else 0.0
     return [
         schema_verdict(QUARANTINE, Quarantine, quarantined,
-                       ["kinesis_shard_id", "kinesis_sequence_number"], WARN, partition),
+                       ["kinesis_shard_id", "kinesis_sequence_number", "kinesis_record_index"],
+                       WARN, partition),
         Verdict(QUARANTINE, "quarantine_rate", rate <= QUARANTINE_RATE_LIMIT, WARN,
                 f"{quarantined.num_rows:,} of {plural(total, 'record')} quarantined "
                 f"({rate:.2%}; limit {QUARANTINE_RATE_LIMIT:.0%})", quarantined.num_rows,

@@ -22,6 +22,7 @@ import orjson
 from streaming.kinesis import kinesis_client, list_shard_ids
 from streaming.lake import tables
 from streaming.lake.read import commits_since, read_columns
+from streaming.records import events_of
 from streaming.settings import Settings
 from streaming.stream.transforms import BINARY_PREFIX
 from streaming.tools.faults.inject import BadRecord
@@ -93,8 +94,9 @@ def wait_for_quarantine(settings: Settings, records: set[bytes], timeout: float)
 
 
 def stream_census(settings: Settings) -> dict:
-    """Every record in the stream from its start: how many, and event_ids written twice
-    (a retried request the gateway had already written before it died or answered 503)."""
+    """Every record in the stream from its start: how many, and how often each event_id was
+    written, aggregates counted by the events they hold (an id written twice is a retried
+    request the gateway had already written before it died or answered 503)."""
     client = kinesis_client(settings)
     ids: Counter = Counter()
     records = 0
@@ -106,10 +108,10 @@ def stream_census(settings: Settings) -> dict:
             for record in response["Records"]:
                 records += 1
                 try:
-                    event_id = orjson.loads(record["Data"]).get("event_id")
-                except (orjson.JSONDecodeError, AttributeError):
+                    held = events_of(record["Data"])
+                except orjson.JSONDecodeError:
                     continue
-                ids[event_id] += 1
+                ids.update(e.get("event_id") for e in held if isinstance(e, dict))
             if not response["Records"]:
                 break
             iterator = response.get("NextShardIterator")
