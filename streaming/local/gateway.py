@@ -1,5 +1,8 @@
 """The embedded stand-in for API Gateway: HTTP request -> proxy event -> the same handler.
 
+The handler runs as it does in Lambda, except that its Kinesis writes go through one
+coalescing producer (`streaming.local.coalesce`), since this process serves many requests at once.
+
 Like API Gateway it reads at most a bounded body (the handler answers 413 beyond 1 MiB),
 throttles each write key (429 with Retry-After; usage plans do this in AWS) before the
 handler runs, and publishes the endpoint's OpenAPI document at /openapi.json.
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import time
+from dataclasses import replace
 
 import uvicorn
 from starlette.applications import Starlette
@@ -21,9 +25,10 @@ from starlette.routing import Mount, Route
 
 from streaming.contract import MAX_BODY_BYTES
 from streaming.ingest.auth import presented_key
-from streaming.ingest.handler import lambda_handler
-from streaming.ingest.http import SECURITY_HEADERS, runtime
+from streaming.ingest.handler import handle
+from streaming.ingest.http import SECURITY_HEADERS, Runtime, parse_proxy_event, runtime
 from streaming.ingest.openapi import openapi_document
+from streaming.local.coalesce import CoalescingKinesis
 from streaming.local.ratelimit import RateLimiter, retry_after
 from streaming.local.site import site_routes
 from streaming.reports.app import reports_app
@@ -105,7 +110,8 @@ async def invoke_handler(request: Request) -> Response:
     if limited is not None:
         return limited
     body = await bounded_body(request)
-    result = await run_in_threadpool(lambda_handler, proxy_event(request, body), None)
+    result = await run_in_threadpool(handle, parse_proxy_event(proxy_event(request, body)),
+                                     request.app.state.runtime)
     return Response(
         content=result.get("body", ""),
         status_code=result["statusCode"],
@@ -149,7 +155,15 @@ def build_app(settings: Settings) -> Starlette:
     ]
     app = Starlette(routes=routes)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst)
+    app.state.runtime = gateway_runtime()
     return app
+
+
+def gateway_runtime() -> Runtime:
+    """The handler's runtime with one Kinesis producer coalescing every request's records
+    (`streaming.local.coalesce`): the gateway, unlike a Lambda, serves many requests at once."""
+    shared = runtime()
+    return replace(shared, client=CoalescingKinesis(shared.client))
 
 
 def serve(settings: Settings | None = None) -> None:

@@ -1,0 +1,83 @@
+"""The gateway's coalescing producer on the real local Kinesis endpoint (kinesalite), and on
+the fault proxy in front of it for partial failures."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import orjson
+import pytest
+
+from streaming.kinesis import ensure_stream, kinesis_client, put_events
+from streaming.local.coalesce import CoalescingKinesis
+from streaming.records import events_of
+from streaming.tools.faults.proxy import KinesisProxy
+from streaming.tools.faults.verify import stream_census
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.slow
+REQUESTS = 40
+
+
+class CallCount:
+    """The real client, counting the PutRecords calls that reach it."""
+
+    def __init__(self, client) -> None:
+        self.client, self.calls, self._lock = client, 0, threading.Lock()
+
+    def put_records(self, **kwargs):
+        with self._lock:
+            self.calls += 1
+        return self.client.put_records(**kwargs)
+
+
+def request_events(request: int) -> list[tuple[str, bytes]]:
+    """A request's events: three visitors, so three aggregated records."""
+    return [(f"visitor-{request}-{n % 3}", orjson.dumps({"event_id": str(uuid.uuid4()), "n": n}))
+            for n in range(9)]
+
+
+def own_stream(kinesis, prefix: str):
+    settings = replace(kinesis.settings, stream_name=f"{prefix}-{uuid.uuid4().hex[:8]}")
+    ensure_stream(kinesis_client(settings), settings.stream_name, settings.shard_count)
+    return settings
+
+
+def test_concurrent_requests_share_put_records_calls_and_each_gets_its_own_answer(kinesis):
+    settings = own_stream(kinesis, "coalesce")
+    counted = CallCount(kinesis_client(settings))
+    producer = CoalescingKinesis(counted, linger=0.02)
+    requests = [request_events(r) for r in range(REQUESTS)]
+    with ThreadPoolExecutor(REQUESTS) as pool:
+        outcomes = list(pool.map(lambda events: put_events(producer, settings.stream_name, events),
+                                 requests))
+    assert all(outcome.errors == [None] * 9 for outcome in outcomes)
+    written = stream_census(settings)
+    sent = [orjson.loads(data)["event_id"] for events in requests for _, data in events]
+    assert written["ids"] == {event_id: 1 for event_id in sent}
+    assert written["records"] == REQUESTS * 3
+    assert counted.calls < REQUESTS, f"{counted.calls} PutRecords for {REQUESTS} requests"
+
+
+def test_a_partial_failure_reaches_exactly_the_requests_whose_records_failed(kinesis):
+    settings = own_stream(kinesis, "coalesce-fail")
+    requests = [request_events(r) for r in range(REQUESTS)]
+    refused_visitor = "visitor-7-1"
+    refused = {orjson.loads(data)["event_id"] for key, data in requests[7] if key == refused_visitor}
+    with KinesisProxy(settings.kinesis_endpoint_url, free_port()) as proxy:
+        proxy.refuse = lambda data: any(e["event_id"] in refused for e in events_of(data))
+        client = kinesis_client(replace(settings, kinesis_endpoint_url=proxy.url))
+        producer = CoalescingKinesis(client, linger=0.02)
+        with ThreadPoolExecutor(REQUESTS) as pool:
+            outcomes = list(pool.map(
+                lambda events: put_events(producer, settings.stream_name, events), requests))
+    failed = {orjson.loads(data)["event_id"] for events, outcome in zip(requests, outcomes, strict=True)
+              for (_, data), error in zip(events, outcome.errors, strict=True) if error is not None}
+    assert failed == refused
+    assert {e for o in outcomes for e in o.errors if e} == {
+        "ProvisionedThroughputExceededException: Rate exceeded for shard (injected by the fault proxy)"}
+    assert set(stream_census(settings)["ids"]) == {
+        orjson.loads(data)["event_id"] for events in requests for _, data in events} - refused
