@@ -4,9 +4,11 @@ The same streaming query runs twice in one Spark session, once into Spark's `noo
 (the floor: reading, parsing, validating and deduplicating a batch, writing nothing) and
 once into the job's own sink (`BatchWriter`: Arrow, then bronze and quarantine commits
 through delta-rs). Its source is Spark's `rate-micro-batch`, which hands every batch exactly
-`rows` rows; each row becomes a stream record exactly as the handler writes it (a template
-record from the traffic generator with a distinct event_id), so the deduplication keeps
-every row. The ratio of the medians is what the sink costs on top of the floor.
+`rows / EVENTS_PER_RECORD` rows; each row becomes a stream record as the handler writes it,
+an aggregate of `EVENTS_PER_RECORD` events (a template event from the traffic generator,
+each copy with a distinct event_id), so every batch holds `rows` events and the
+deduplication keeps them all. The ratio of the medians is what the sink costs on top of the
+floor.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from streaming.records import AGGREGATE_EVENTS, AGGREGATE_MARKER, AGGREGATE_VERSION
 from streaming.settings import Settings
 from streaming.stream.job import BatchWriter, ensure_tables
 from streaming.stream.spark import build_spark
@@ -27,23 +30,29 @@ from streaming.tools.bench.runs import enriched_records
 
 Say = Callable[[str], None]
 TEMPLATE_ID = "00000000-0000-4000-8000-000000000000"
+EVENTS_PER_RECORD = 20
 
 
 def record_stream(spark: SparkSession, settings: Settings, rows: int) -> DataFrame:
-    """`rows` enriched records a batch, each with its own event_id, as the Kinesis source's
-    columns."""
+    """`rows` enriched events a batch, each with its own event_id, in aggregated records of
+    `EVENTS_PER_RECORD` as the handler writes a tracker request's events, as the Kinesis
+    source's columns."""
     _, template = enriched_records(1, settings)[0]
     record = json.loads(template)
     record["event_id"] = TEMPLATE_ID
     head, tail = json.dumps(record, separators=(",", ":")).split(TEMPLATE_ID)
-    event_id = F.format_string("%08x-0000-4000-8000-%012x", F.lit(0), F.col("value"))
-    rate = spark.readStream.format("rate-micro-batch").option("rowsPerBatch", rows).load()
+    events = [F.concat(F.lit(head), F.format_string("%08x-0000-4000-8000-%012x", F.lit(index),
+                                                    F.col("value")), F.lit(tail))
+              for index in range(EVENTS_PER_RECORD)]
+    envelope = f'{{"{AGGREGATE_MARKER}":{AGGREGATE_VERSION},"{AGGREGATE_EVENTS}":['
+    rate = spark.readStream.format("rate-micro-batch").option(
+        "rowsPerBatch", max(1, rows // EVENTS_PER_RECORD)).load()
     return rate.select(
         F.concat(F.lit("shardId-"), (F.col("value") % 2).cast("string")).alias("shard_id"),
         F.col("value").cast("string").alias("sequence_number"),
         F.lit(record["anonymous_id"]).alias("partition_key"),
         F.col("timestamp").alias("approximate_arrival_timestamp"),
-        F.concat(F.lit(head), event_id, F.lit(tail)).cast("binary").alias("data"))
+        F.concat(F.lit(envelope), F.concat_ws(",", *events), F.lit("]}")).cast("binary").alias("data"))
 
 
 def batch_seconds(spark: SparkSession, settings: Settings, rows: int, batches: int, sink: str,
