@@ -27,7 +27,7 @@ def test_sustained_smoke_counts_every_acknowledged_event_once(tmp_path):
 def test_catch_up_smoke_drains_the_whole_backlog(tmp_path):
     report, _ = run_bench(isolated_settings(tmp_path), "catch-up", rate=1, duration=1,
                           events=3000, visitors=1)
-    assert report["bare_read"]["records"] == 3000
+    assert report["bare_read"]["records"] == report["backlog_records"] < 3000  # aggregated
     assert report["job"]["rows_in_bronze"] == 3000 and report["job"]["exit_code"] == 0
     assert report["ratio_to_bare_read"] > 0
 
