@@ -77,11 +77,13 @@ class CoalescingKinesis:
         """The calls of one PutRecords: the oldest waiting call, then those of the same stream
         that arrive within `linger` and fit; a call never waits behind a later one."""
         with self._ready:
+            # Another sender may take what arrived while this one lingered: wait again then.
             while not self._pending:
-                self._ready.wait()
-            deadline = time.monotonic() + self._linger
-            while (remaining := deadline - time.monotonic()) > 0 and not self._full():
-                self._ready.wait(remaining)
+                while not self._pending:
+                    self._ready.wait()
+                deadline = time.monotonic() + self._linger
+                while (remaining := deadline - time.monotonic()) > 0 and not self._full():
+                    self._ready.wait(remaining)
             taken, records, size = [], 0, 0
             stream = self._pending[0].stream_name
             for call in list(self._pending):
@@ -102,17 +104,19 @@ class CoalescingKinesis:
                 or sum(c.size for c in self._pending) >= self._max_bytes)
 
     def _send(self, calls: list[_Call]) -> None:
+        """One PutRecords for `calls`; every caller is released, with its entries or with the
+        error, whatever happens (a sender that died would leave its callers waiting)."""
         try:
             response = self._client.put_records(
                 StreamName=calls[0].stream_name, Records=[r for c in calls for r in c.records])
+            entries = iter(response["Records"])
+            for call in calls:
+                own = [next(entries) for _ in call.records]
+                call.response = {**response, "Records": own,
+                                 "FailedRecordCount": sum(1 for e in own if "ErrorCode" in e)}
         except Exception as exc:
             for call in calls:
-                call.error = exc
+                call.response, call.error = None, exc
+        finally:
+            for call in calls:
                 call.done.set()
-            return
-        entries = iter(response["Records"])
-        for call in calls:
-            own = [next(entries) for _ in call.records]
-            call.response = {**response, "Records": own,
-                             "FailedRecordCount": sum(1 for e in own if "ErrorCode" in e)}
-            call.done.set()
