@@ -32,7 +32,7 @@ def test_a_catch_up_drains_a_backlog_of_many_batches_then_stops(tmp_path):
         records = enriched_records(BACKLOG, settings)
         assert put_records(kinesis_client(settings), settings.stream_name, records).failed == 0
         job = stack.start_job(trigger="available-now")
-        assert job.wait(timeout=600) == 0
+        assert job.wait(timeout=600) == 0, (stack.log_dir / "job.log").read_text()[-4000:]
     finally:
         stack.stop()
     ids = read_columns(tables.BRONZE.uri(settings), ["event_id"])["event_id"].to_pylist()
