@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
+from streaming.lake import tables
 from streaming.lake.delta import quarantine_target
 from streaming.stream.job import ensure_tables
 from tests.conftest import isolated_settings
@@ -24,11 +25,11 @@ def test_an_old_quarantine_table_gets_the_record_index_column_and_keeps_its_rows
         "event_id": pa.array([None], pa.string()), "kinesis_shard_id": ["shardId-000000000000"],
         "kinesis_sequence_number": ["49000"], "kinesis_arrival_time": [when],
         "quarantined_at": [when], "quarantine_date": [date(2026, 11, 25)]})
-    write_deltalake(settings.quarantine_uri, old, partition_by=["quarantine_date"])
+    write_deltalake(tables.QUARANTINE.uri(settings), old, partition_by=["quarantine_date"])
 
     ensure_tables(spark, settings)
 
-    table = DeltaTable(settings.quarantine_uri)
+    table = DeltaTable(tables.QUARANTINE.uri(settings))
     schema = pa.schema(table.schema().to_arrow())
     assert schema.field("kinesis_record_index").type == pa.int32()
     rows = table.to_pyarrow_dataset().to_table().to_pylist()
@@ -38,6 +39,6 @@ def test_an_old_quarantine_table_gets_the_record_index_column_and_keeps_its_rows
                                    "kinesis_record_index": 3}],
                                  schema=schema)
     assert target.append(batch, "upgrade-test", 0)
-    indexes = DeltaTable(settings.quarantine_uri).to_pyarrow_dataset().to_table(
+    indexes = DeltaTable(tables.QUARANTINE.uri(settings)).to_pyarrow_dataset().to_table(
         columns=["kinesis_record_index"]).column(0).to_pylist()
     assert sorted(indexes, key=lambda i: -1 if i is None else i) == [None, 3]
