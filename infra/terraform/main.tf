@@ -108,13 +108,17 @@ module "iam" {
 # The salt of ip_hash. Secrets Manager keeps the value of record (an operator can read it to
 # hash a known address during an abuse investigation); the Lambda gets it through its
 # KMS-encrypted environment, since streaming/settings.py reads CLICKSTREAM_IP_HASH_SALT.
-resource "random_password" "ip_hash_salt" {
-  length  = 48
-  special = false
+# Secrets Manager generates it (GetRandomPassword): the aws provider is the only one the
+# deployment needs. A data source is read anew on every plan, so the version ignores later
+# values and keeps the first; everything reads the salt from the version, never the data source.
+data "aws_secretsmanager_random_password" "ip_hash_salt" {
+  password_length     = 48
+  exclude_punctuation = true
+  include_space       = false
 }
 
 resource "aws_secretsmanager_secret" "ip_hash_salt" {
-  #checkov:skip=CKV2_AWS_57:A new salt changes every ip_hash from then on; rotation is a deliberate `terraform apply -replace=random_password.ip_hash_salt`, not a schedule.
+  #checkov:skip=CKV2_AWS_57:A new salt changes every ip_hash from then on; rotation is a deliberate `terraform apply -replace=aws_secretsmanager_secret_version.ip_hash_salt`, not a schedule.
   name        = "${local.name}/ip-hash-salt"
   description = "Salt of ip_hash in clickstream events (CLICKSTREAM_IP_HASH_SALT)"
   kms_key_id  = module.kms.data_key_arn
@@ -122,7 +126,11 @@ resource "aws_secretsmanager_secret" "ip_hash_salt" {
 
 resource "aws_secretsmanager_secret_version" "ip_hash_salt" {
   secret_id     = aws_secretsmanager_secret.ip_hash_salt.id
-  secret_string = random_password.ip_hash_salt.result
+  secret_string = data.aws_secretsmanager_random_password.ip_hash_salt.random_password
+
+  lifecycle {
+    ignore_changes = [secret_string]
+  }
 }
 
 # The sites' write keys (streaming/ingest/auth.py): a JSON object {"site": "key"} or
@@ -157,7 +165,7 @@ module "lambda" {
   environment = {
     CLICKSTREAM_MODE              = "aws"
     CLICKSTREAM_STREAM_NAME       = module.kinesis.name
-    CLICKSTREAM_IP_HASH_SALT      = random_password.ip_hash_salt.result
+    CLICKSTREAM_IP_HASH_SALT      = aws_secretsmanager_secret_version.ip_hash_salt.secret_string
     CLICKSTREAM_WRITE_KEYS_SECRET = aws_secretsmanager_secret.write_keys.arn
     CLICKSTREAM_ALLOWED_ORIGINS   = join(",", var.allowed_origins)
   }
@@ -179,27 +187,30 @@ module "api" {
 }
 
 module "glue_job" {
-  source            = "./modules/glue_job"
-  name              = local.glue_job
-  connection_name   = "${local.glue_job}-network"
-  role_arn          = module.iam.glue_role_arn
-  script_path       = "${local.repo_root}/streaming/stream/job.py"
-  package_zip_path  = "${local.build_dir}/streaming-glue.zip"
-  wheels_dir        = "${local.build_dir}/glue-wheels"
-  scripts_bucket    = module.storage.bucket_names["scripts"]
-  worker_type       = var.glue_worker_type
-  number_of_workers = var.glue_number_of_workers
-  subnet_id         = module.network.glue_subnet_id
-  availability_zone = module.network.glue_availability_zone
-  vpc_id            = module.network.vpc_id
-  vpc_cidr          = module.network.cidr
-  s3_prefix_list_id = module.network.s3_prefix_list_id
-  data_key_arn      = module.kms.data_key_arn
-  logs_key_arn      = module.kms.observability_key_arn
-  # The job reads these like environment variables (streaming/settings.py). No salt: the job
-  # never hashes addresses. No CLICKSTREAM_KINESIS_ENDPOINT: unset means the regional endpoint,
-  # which private DNS resolves to the VPC's Kinesis endpoint.
+  source             = "./modules/glue_job"
+  name               = local.glue_job
+  connection_name    = "${local.glue_job}-network"
+  role_arn           = module.iam.glue_role_arn
+  script_path        = "${local.repo_root}/streaming/stream/job.py"
+  package_zip_path   = "${local.build_dir}/streaming-glue.zip"
+  wheels_dir         = "${local.build_dir}/glue-wheels"
+  scripts_bucket     = module.storage.bucket_names["scripts"]
+  worker_type        = var.glue_worker_type
+  number_of_workers  = var.glue_number_of_workers
+  maintenance_window = var.glue_maintenance_window
+  subnet_id          = module.network.glue_subnet_id
+  availability_zone  = module.network.glue_availability_zone
+  vpc_id             = module.network.vpc_id
+  vpc_cidr           = module.network.cidr
+  s3_prefix_list_id  = module.network.s3_prefix_list_id
+  data_key_arn       = module.kms.data_key_arn
+  logs_key_arn       = module.kms.observability_key_arn
+  # The job reads these like environment variables (streaming/settings.py). AWS_REGION: the
+  # job's region is the stack's, whatever Glue's environment holds (AWS mode has no default
+  # region). No salt: the job never hashes addresses. No CLICKSTREAM_KINESIS_ENDPOINT: unset
+  # means the regional endpoint, which private DNS resolves to the VPC's Kinesis endpoint.
   job_settings = {
+    AWS_REGION                 = var.aws_region
     CLICKSTREAM_MODE           = "aws"
     CLICKSTREAM_HOME           = "/tmp/clickstream"
     CLICKSTREAM_LAKE_URI       = "s3://${module.storage.bucket_names["lake"]}"

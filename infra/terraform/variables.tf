@@ -119,11 +119,20 @@ variable "allowed_origins" {
 }
 
 variable "glue_worker_type" {
-  description = "Glue worker type of the stream job: G.025X, G.1X, G.2X, G.4X or G.8X."
+  description = "Glue worker type of the stream job: G.1X, G.2X, G.4X or G.8X (the types Glue documents for Glue 6.0 streaming; G.025X is documented for Glue 3.0 streaming only)."
   type        = string
   validation {
-    condition     = contains(["G.025X", "G.1X", "G.2X", "G.4X", "G.8X"], var.glue_worker_type)
-    error_message = "glue_worker_type must be one of G.025X, G.1X, G.2X, G.4X, G.8X."
+    condition     = contains(["G.1X", "G.2X", "G.4X", "G.8X"], var.glue_worker_type)
+    error_message = "glue_worker_type must be one of G.1X, G.2X, G.4X, G.8X."
+  }
+}
+
+variable "glue_maintenance_window" {
+  description = "Day and hour (UTC) from which Glue may restart the stream job for maintenance, as Glue writes it: \"Sun:3\"."
+  type        = string
+  validation {
+    condition     = can(regex("^(Sun|Mon|Tue|Wed|Thu|Fri|Sat):([01]?[0-9]|2[0-3])$", var.glue_maintenance_window))
+    error_message = "glue_maintenance_window must be <Sun|Mon|...|Sat>:<hour 0-23>, e.g. \"Sun:3\"."
   }
 }
 

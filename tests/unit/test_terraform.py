@@ -39,12 +39,21 @@ PARSE_OPTIONS = SerializationOptions(
     strip_string_quotes=True, explicit_blocks=False, with_comments=False
 )
 SKIP_COMMENT = re.compile(r"#\s*checkov:skip=(CKV2?_[A-Z]+_\d+):(.*)")
-# Actions AWS cannot scope to a resource ARN: the only ones allowed with resource "*".
+# Actions AWS cannot scope to a resource ARN: with LAMBDA_VPC_ACTIONS, the only ones allowed
+# with resource "*".
 UNSCOPABLE_ACTIONS = {
     "ec2:DescribeNetworkInterfaces", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroups",
     "ec2:DescribeSubnets", "ec2:DescribeVpcEndpoints", "xray:PutTraceSegments",
     "xray:PutTelemetryRecords", "cloudwatch:PutMetricData",
 }
+# What AWS's Lambda guide asks a function in a VPC to have on resource "*" (the managed policy
+# AWSLambdaVPCAccessExecutionRole): Lambda checks them when the function is created.
+LAMBDA_VPC_ACTIONS = {
+    "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
+}
+# Worker types AWS Glue documents for Glue 6.0 streaming jobs (G.025X: Glue 3.0 streaming only).
+GLUE_6_STREAMING_WORKERS = {"G.1X", "G.2X", "G.4X", "G.8X"}
 
 
 
@@ -127,9 +136,8 @@ def root() -> Module:
 
 
 def settings_variables() -> set[str]:
-    """The CLICKSTREAM_* names streaming/settings.py reads."""
-    variables = importlib.import_module("streaming.settings").VARIABLES.values()
-    return {name for name in variables if name.startswith("CLICKSTREAM_")}
+    """The environment variables streaming/settings.py reads (CLICKSTREAM_* and AWS_REGION)."""
+    return set(importlib.import_module("streaming.settings").VARIABLES.values())
 
 
 def tfvars(environment: str) -> dict[str, Any]:
@@ -199,6 +207,13 @@ def test_versions_and_remote_state_backend() -> None:
     assert re.fullmatch(r">= 1\.1\d\.\d+", terraform["required_version"])
     providers = terraform["required_providers"][0]
     assert providers["aws"]["source"] == "hashicorp/aws"
+    # Only the aws provider: the machines that check the code install it from a mirror that
+    # holds nothing else (mirror.tfrc); its lock file pins the version checked (5.100.0).
+    assert set(providers) == {"aws"}
+    assert providers["aws"]["version"] == "~> 5.100"
+    lock = (TERRAFORM / ".terraform.lock.hcl").read_text()
+    assert re.findall(r'provider "([^"]+)"', lock) == ["registry.terraform.io/hashicorp/aws"]
+    assert 'version     = "5.100.0"' in lock and 'constraints = "~> 5.100"' in lock
     backend = terraform["backend"][0]["s3"]
     assert backend == {"encrypt": True, "use_lockfile": True}
 
@@ -348,8 +363,9 @@ def test_iam_grants_no_wildcard_action_and_no_wildcard_data_resource() -> None:
                 if isinstance(resources, str):  # an expression such as concat(...)
                     assert '"*"' not in resources, f"{module.path.name}/{name}: resource *"
                 elif "*" in resources and not is_key_policy:
-                    assert resources == ["*"] and set(actions) <= UNSCOPABLE_ACTIONS, (
-                        f"{module.path.name}/{name}: {sorted(set(actions) - UNSCOPABLE_ACTIONS)}"
+                    allowed = UNSCOPABLE_ACTIONS | (LAMBDA_VPC_ACTIONS if name == "lambda" else set())
+                    assert resources == ["*"] and set(actions) <= allowed, (
+                        f"{module.path.name}/{name}: {sorted(set(actions) - allowed)}"
                         " on resource *")
                 if is_key_policy:
                     assert all(p["type"] != "*" and p["identifiers"] != ["*"]
@@ -424,7 +440,8 @@ def test_lambda_runs_the_projects_handler_with_its_settings() -> None:
     environment = root().calls["lambda"]["environment"]
     assert set(environment) <= settings_variables()
     assert environment["CLICKSTREAM_MODE"] == "aws"
-    assert ref(environment["CLICKSTREAM_IP_HASH_SALT"]) == "random_password.ip_hash_salt.result"
+    assert ref(environment["CLICKSTREAM_IP_HASH_SALT"]) == (
+        "aws_secretsmanager_secret_version.ip_hash_salt.secret_string")
     assert ref(environment["CLICKSTREAM_WRITE_KEYS_SECRET"]) == (
         "aws_secretsmanager_secret.write_keys.arn")
     assert ref(environment["CLICKSTREAM_ALLOWED_ORIGINS"]) == 'join(",", var.allowed_origins)'
@@ -640,6 +657,8 @@ def test_glue_job_settings_are_ones_the_job_reads() -> None:
     settings = root().calls["glue_job"]["job_settings"]
     assert set(settings) <= settings_variables()
     assert settings["CLICKSTREAM_MODE"] == "aws"
+    # The stack's region, whatever Glue's environment holds (AWS mode has no default region).
+    assert ref(settings["AWS_REGION"]) == "var.aws_region"
     assert {"CLICKSTREAM_LAKE_URI", "CLICKSTREAM_CHECKPOINT_URI",
             "CLICKSTREAM_STREAM_NAME"} <= set(settings)
     assert settings["CLICKSTREAM_LAKE_URI"].startswith("s3://")
@@ -897,3 +916,46 @@ def test_every_suppression_gives_a_reason() -> None:
     assert suppressions
     for name, check, reason in suppressions:
         assert len(reason.strip()) >= 30, f"{name}: {check} needs a written reason"
+
+
+# --- the defects a first deploy would hit (issue 19) -----------------------------------------
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_glue_worker_type_is_documented_for_glue_6_streaming(environment: str) -> None:
+    assert tfvars(environment)["glue_worker_type"] in GLUE_6_STREAMING_WORKERS
+    condition = root().variables["glue_worker_type"]["validation"][0]["condition"]
+    assert set(json.loads(re.search(r"\[.*?\]", condition).group(0))) == GLUE_6_STREAMING_WORKERS
+    assert set(child("glue_job").locals["vcpus"]) == GLUE_6_STREAMING_WORKERS
+
+
+def test_glue_job_has_a_timeout_and_a_maintenance_window() -> None:
+    """Without a timeout a Glue 5.0+ job stops after 480 minutes; streaming jobs are restarted
+    by Glue only inside a maintenance window (and by the control plane's stream_job_sensor)."""
+    glue = child("glue_job")
+    job = glue.one("aws_glue_job")
+    assert ref(job["timeout"]) == "local.timeout_minutes"
+    assert glue.locals["timeout_minutes"] == 10080  # the most Glue allows a streaming job
+    assert ref(job["maintenance_window"]) == "var.maintenance_window"
+    assert ref(root().calls["glue_job"]["maintenance_window"]) == "var.glue_maintenance_window"
+
+
+def test_the_lambda_and_the_glue_job_get_their_roles_once_the_policies_exist() -> None:
+    """A first apply would otherwise create the function or job between the role and its
+    policy (and Lambda checks the VPC permissions at creation)."""
+    outputs = child("iam").outputs
+    for output, policy in (("lambda_role_arn", "lambda"), ("glue_role_arn", "glue")):
+        assert [ref(item) for item in outputs[output]["depends_on"]] == [
+            f"aws_iam_role_policy.{policy}"], output
+    assert ref(root().calls["lambda"]["role_arn"]) == "module.iam.lambda_role_arn"
+    assert ref(root().calls["glue_job"]["role_arn"]) == "module.iam.glue_role_arn"
+    assert ref(child("lambda").one("aws_lambda_function")["role"]) == "var.role_arn"
+    assert ref(child("glue_job").one("aws_glue_job")["role_arn"]) == "var.role_arn"
+
+
+def test_lambda_may_manage_its_network_interfaces_on_every_resource() -> None:
+    iam = child("iam")
+    statements = policy_statements(iam, iam.data["aws_iam_policy_document"]["lambda"])
+    vpc = [s for s in statements if set(s["actions"]) & LAMBDA_VPC_ACTIONS]
+    assert len(vpc) == 1, vpc
+    assert LAMBDA_VPC_ACTIONS <= set(vpc[0]["actions"]) and vpc[0]["resources"] == ["*"]

@@ -19,9 +19,10 @@ api_throttle_rate_limit  = 50
 api_throttle_burst_limit = 100
 allowed_origins          = ["https://dev.shop.example.com", "http://localhost:8000"]
 
-glue_worker_type       = "G.025X"
-glue_number_of_workers = 2
-dedup_window           = "10 minutes"
+glue_worker_type        = "G.1X"
+glue_number_of_workers  = 2
+glue_maintenance_window = "Sun:3"
+dedup_window            = "10 minutes"
 
 lake_ia_transition_days            = 30
 lake_glacier_ir_transition_days    = 90

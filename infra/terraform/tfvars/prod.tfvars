@@ -20,9 +20,10 @@ api_throttle_rate_limit  = 2000
 api_throttle_burst_limit = 4000
 allowed_origins          = ["https://shop.example.com"]
 
-glue_worker_type       = "G.2X"
-glue_number_of_workers = 3
-dedup_window           = "10 minutes"
+glue_worker_type        = "G.2X"
+glue_number_of_workers  = 3
+glue_maintenance_window = "Sun:3"
+dedup_window            = "10 minutes"
 
 lake_ia_transition_days            = 60
 lake_glacier_ir_transition_days    = 180

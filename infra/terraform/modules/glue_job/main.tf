@@ -4,7 +4,11 @@
 
 locals {
   glue_version = "6.0"
-  vcpus        = { "G.025X" = 2, "G.1X" = 4, "G.2X" = 8, "G.4X" = 16, "G.8X" = 32 }
+  vcpus        = { "G.1X" = 4, "G.2X" = 8, "G.4X" = 16, "G.8X" = 32 }
+  # The longest run Glue allows a streaming job (7 days). Left unset, a Glue 5.0+ job stops
+  # after 480 minutes; either way a run ends some day, and the control plane's
+  # stream_job_sensor (clickstream_assets/defs/stream/sensors.py) starts the next one.
+  timeout_minutes = 10080
   # The settings streaming/stream/spark.py gives a local session, minus the local-only ones (master,
   # driver address and memory). Shuffle partitions follow the executors' cores; a streaming
   # query keeps the count its checkpoint started with.
@@ -111,6 +115,10 @@ resource "aws_glue_job" "this" {
   number_of_workers      = var.number_of_workers
   connections            = [aws_glue_connection.network.name]
   security_configuration = aws_glue_security_configuration.this.name
+  timeout                = local.timeout_minutes
+  # When Glue may restart the streaming job for its own maintenance ("Sun:3" = Sundays from
+  # 03:00 UTC); without a window it restarts it whenever it needs to.
+  maintenance_window = var.maintenance_window
 
   command {
     name            = "gluestreaming"

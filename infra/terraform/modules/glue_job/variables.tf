@@ -34,7 +34,12 @@ variable "scripts_bucket" {
 }
 
 variable "worker_type" {
-  description = "Glue worker type: G.025X (streaming only), G.1X, G.2X, G.4X or G.8X."
+  description = "Glue worker type: G.1X, G.2X, G.4X or G.8X."
+  type        = string
+}
+
+variable "maintenance_window" {
+  description = "Day and hour (UTC) from which Glue may restart the streaming job for maintenance, e.g. \"Sun:3\"."
   type        = string
 }
 

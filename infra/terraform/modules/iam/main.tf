@@ -1,6 +1,7 @@
 # Least-privilege roles of the data plane. Every Allow names its actions one by one (no "*" in
 # any action) and its resources by ARN; the only resource "*" statements hold actions that AWS
-# cannot scope to a resource (EC2 Describe*, X-Ray, CloudWatch PutMetricData).
+# cannot scope to a resource (EC2 Describe*, X-Ray, CloudWatch PutMetricData) or asks for on
+# every resource (the Lambda's network interfaces in the VPC).
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -8,7 +9,7 @@ data "aws_region" "current" {}
 
 locals {
   partition = data.aws_partition.current.partition
-  region    = data.aws_region.current.region
+  region    = data.aws_region.current.name
   account   = data.aws_caller_identity.current.account_id
   arn_tail  = "${local.region}:${local.account}"
 
@@ -61,14 +62,20 @@ data "aws_iam_policy_document" "lambda" {
   }
 
   statement {
-    sid       = "ManageOwnNetworkInterfaces"
-    actions   = ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
-    resources = local.eni_resources
+    sid = "ManageNetworkInterfacesInTheVpc"
+    # What AWS's Lambda guide ("Giving Lambda functions access to resources in an Amazon VPC")
+    # lists for a function in a VPC, on every resource: Lambda checks these when the function
+    # is created or updated, before any interface exists, so ARNs of subnets and groups fail.
+    actions = [
+      "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+      "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
+    ]
+    resources = ["*"]
   }
 
   statement {
-    sid       = "UnscopableDescribeAndTracing"
-    actions   = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    sid       = "UnscopableTracing"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
     resources = ["*"]
   }
 }

@@ -20,7 +20,7 @@ locals {
     "kms:RevokeGrant", "kms:RotateKeyOnDemand", "kms:ScheduleKeyDeletion", "kms:TagResource",
     "kms:UntagResource", "kms:UpdateAlias", "kms:UpdateKeyDescription",
   ]
-  log_groups_arn = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:log-group:*"
+  log_groups_arn = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:*"
 }
 
 data "aws_iam_policy_document" "data_key" {
@@ -59,7 +59,7 @@ data "aws_iam_policy_document" "observability_key" {
     resources = ["*"]
     principals {
       type        = "Service"
-      identifiers = ["logs.${data.aws_region.current.region}.amazonaws.com"]
+      identifiers = ["logs.${data.aws_region.current.name}.amazonaws.com"]
     }
     condition {
       test     = "ArnLike"

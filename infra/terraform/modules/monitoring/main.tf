@@ -6,7 +6,7 @@ data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
 
 locals {
-  region = data.aws_region.current.region
+  region = data.aws_region.current.name
   alarms = {
     iterator-age = {
       description        = "The stream job is behind or down: the oldest unread record is older than the threshold (no reads at all count as breaching)."

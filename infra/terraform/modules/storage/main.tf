@@ -7,7 +7,7 @@ data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
 
 locals {
-  suffix = "${data.aws_caller_identity.current.account_id}-${data.aws_region.current.region}"
+  suffix = "${data.aws_caller_identity.current.account_id}-${data.aws_region.current.name}"
   buckets = {
     lake        = "Delta tables: bronze, quarantine, silver, gold"
     checkpoints = "Spark Structured Streaming checkpoints (offsets, state)"
