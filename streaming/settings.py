@@ -2,7 +2,8 @@
 
 Embedded mode (the default) points every part at this machine: a loopback Kinesis endpoint,
 local Spark and a lakehouse folder. AWS mode leaves the endpoint to boto3's defaults and
-expects S3 URIs; the code paths are the same.
+expects S3 URIs and a region (no default: a wrong region would read another region's
+resources, or none); the code paths are the same.
 
 Every CLICKSTREAM_* variable is read here and nowhere else: each field names its variable
 once (`env`), `load_settings` reads them all and `Settings.to_env` writes them back, so a
@@ -121,12 +122,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     types = {item.name: item.type for item in fields(Settings)}
     values: dict[str, Any] = {name: PARSERS.get(types[name], str)(text) for name, text in given.items()}
     embedded = mode == "embedded"
+    region = values.get("region") or environ.get("AWS_DEFAULT_REGION", "").strip()
+    if not region and not embedded:
+        raise ValueError("AWS mode needs the stack's region: set AWS_REGION (or "
+                         "AWS_DEFAULT_REGION); the Glue job gets it as --AWS_REGION from Terraform")
     home = values.setdefault("home", (Path.cwd() / "var").resolve())
     dev_keys = embedded and not (values.get("write_keys_file") or values.get("write_keys_secret"))
     derived = {
         "lake_uri": str(home / "lake"),
         "checkpoint_uri": str(home / "checkpoints"),
-        "region": environ.get("AWS_DEFAULT_REGION", "").strip() or "us-east-1",
+        # Embedded mode's endpoints are on loopback and ignore the region.
+        "region": region or "us-east-1",
         "kinesis_endpoint_url": DEV_KINESIS_ENDPOINT if embedded else None,
         "ip_hash_salt": DEV_SALT if embedded else "",
         "write_keys": f"{DEV_SITE}:{DEV_WRITE_KEY}" if dev_keys else "",

@@ -26,7 +26,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
 from streaming.lake.delta import bronze_target, quarantine_target
-from streaming.settings import Settings, load_settings
+from streaming.settings import VARIABLES, Settings, load_settings
 from streaming.stream.source import SCHEMA as SOURCE_SCHEMA
 from streaming.stream.source import SOURCE_NAME, KinesisDataSource
 from streaming.stream.status import (
@@ -205,12 +205,13 @@ def _run_query(settings: Settings, trigger: str, spark: SparkSession | None) -> 
 
 
 def glue_arguments_to_env(argv: list[str]) -> list[str]:
-    """Glue passes job parameters as `--NAME value` next to its own (`--JOB_ID`, ...): the
-    `--CLICKSTREAM_*` ones become environment variables, the settings' only source."""
+    """Glue passes job parameters as `--NAME value` next to its own (`--JOB_ID`, ...): the ones
+    named like a setting's variable (`--CLICKSTREAM_*`, `--AWS_REGION`) become environment
+    variables, the settings' only source."""
     rest, items = [], iter(argv)
     for arg in items:
         name, eq, value = arg.removeprefix("--").partition("=")
-        if arg.startswith("--CLICKSTREAM_"):
+        if arg.startswith("--") and name in VARIABLES.values():
             os.environ[name] = value if eq else next(items, "")
         else:
             rest.append(arg)

@@ -67,7 +67,7 @@ def _client(options: dict[str, str]):
              "aws_secret_access_key": "embedded"} if endpoint else {}
     config = Config(retries={"max_attempts": READ_ATTEMPTS, "mode": "standard"},
                     read_timeout=20)
-    return boto3.client("kinesis", region_name=options.get("region", "us-east-1"),
+    return boto3.client("kinesis", region_name=options["region"],
                         config=config, **extra)
 
 

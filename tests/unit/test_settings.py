@@ -36,3 +36,28 @@ def test_defaults_follow_the_mode_and_other_settings():
     assert aws.region == "eu-west-1"
     with pytest.raises(ValueError, match="CLICKSTREAM_MODE"):
         load_settings({"CLICKSTREAM_MODE": "cloud"})
+
+
+def test_aws_mode_has_no_default_region():
+    """A deployment outside us-east-1 once read that region's resources (issue 19): AWS mode
+    takes the region from the environment or refuses to start."""
+    with pytest.raises(ValueError, match="AWS_REGION"):
+        load_settings({"CLICKSTREAM_MODE": "aws"})
+    assert load_settings({"CLICKSTREAM_MODE": "aws", "AWS_REGION": "ap-southeast-2"}
+                         ).region == "ap-southeast-2"
+    assert load_settings({}).region == "us-east-1"  # embedded: loopback endpoints only
+
+
+def test_glue_arguments_become_the_jobs_settings_region_included(monkeypatch):
+    """Terraform passes the job's settings as Glue arguments (`--CLICKSTREAM_*`, and the
+    stack's region as `--AWS_REGION`); Glue's own arguments are left to the job's parser."""
+    from streaming.stream.job import glue_arguments_to_env
+
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "CLICKSTREAM_MODE", "CLICKSTREAM_LAKE_URI"):
+        monkeypatch.delenv(name, raising=False)
+    rest = glue_arguments_to_env(["--JOB_ID", "j_1", "--AWS_REGION", "eu-central-1",
+                                  "--CLICKSTREAM_MODE=aws", "--CLICKSTREAM_LAKE_URI", "s3://lake",
+                                  "--trigger", "available-now"])
+    assert rest == ["--JOB_ID", "j_1", "--trigger", "available-now"]
+    settings = load_settings()
+    assert (settings.mode, settings.region, settings.lake_uri) == ("aws", "eu-central-1", "s3://lake")
