@@ -1,5 +1,6 @@
 """The Spark session every Spark entry point shares: local[*] with delta-spark, tuned for
-small, frequent streaming commits.
+small, frequent streaming commits; in AWS mode with S3A for the lake on S3, unless Glue (or
+another spark-submit) already configured the session.
 
 `spark.databricks.delta.snapshotPartitions=1`: Delta's default of 50 shuffles every
 commit's snapshot update into 50 tasks, which on 2 cores made each micro-batch commit
@@ -35,30 +36,76 @@ LOCAL_CONF = {
 }
 
 
+# AWS mode's tables are s3:// URIs: outside Glue (whose EMRFS serves s3://), Hadoop's S3A
+# serves both schemes, with the credentials boto3 would find (environment, profile, web
+# identity, container or instance role) and the stack's region.
+S3A_FILESYSTEM = "org.apache.hadoop.fs.s3a.S3AFileSystem"
+DEFAULT_CREDENTIALS = "software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider"
+
+
 def ivy_dir() -> Path:
     """Outside the clone, so a fresh checkout (and CI) reuses the Delta jars already fetched."""
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     return base / "clickstream" / "ivy"
 
 
-def build_spark(settings: Settings, app_name: str, ui: bool = False) -> SparkSession:
-    """A Delta-enabled local session; on Glue the session already exists and is reused.
+def hadoop_version() -> str:
+    """The Hadoop release pyspark ships (its hadoop-client-api jar): S3A (hadoop-aws) must be
+    the same release."""
+    import pyspark
 
-    AWS mode never fetches jars: Glue provides Delta (`--datalake-formats delta`) and the
-    job's VPC has no route to Maven Central.
-    """
-    if not settings.embedded:
-        return SparkSession.builder.appName(app_name).getOrCreate()
+    (jar,) = (Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar")
+    return jar.name.removeprefix("hadoop-client-api-").removesuffix(".jar")
+
+
+def s3_conf(settings: Settings) -> dict[str, str]:
+    """S3A for `s3://` and `s3a://` in the configured region; an S3-compatible endpoint
+    (`CLICKSTREAM_S3_ENDPOINT`) is addressed by path, as such servers expect."""
+    conf = {
+        "spark.hadoop.fs.s3.impl": S3A_FILESYSTEM,
+        "spark.hadoop.fs.s3a.impl": S3A_FILESYSTEM,
+        "spark.hadoop.fs.s3a.endpoint.region": settings.region,
+        "spark.hadoop.fs.s3a.aws.credentials.provider": DEFAULT_CREDENTIALS,
+    }
+    if endpoint := settings.s3_endpoint_url:
+        conf |= {"spark.hadoop.fs.s3a.endpoint": endpoint,
+                 "spark.hadoop.fs.s3a.path.style.access": "true",
+                 "spark.hadoop.fs.s3a.connection.ssl.enabled": str(endpoint.startswith("https:")).lower()}
+    return conf
+
+
+def launched_by_spark_submit() -> bool:
+    """True when a launcher (Glue's, or any spark-submit) started the JVM before this process,
+    with its own classpath and settings (on Glue: Delta from `--datalake-formats delta`, the
+    job's `--conf`, EMRFS for s3://); pyspark then connects to it through this variable, and a
+    builder's jars and filesystems would be ignored or would replace Glue's."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def session_builder(settings: Settings, app_name: str, ui: bool = False) -> SparkSession.Builder:
+    """The builder of a session this process starts: Delta (extension, catalog, the jars
+    fetched into `ivy_dir`) in both modes, and S3A with `hadoop-aws` in AWS mode, where
+    Dagster's Spark (silver, gold, OPTIMIZE) reads and writes the lake on S3."""
     from delta import configure_spark_with_delta_pip
 
+    conf = {**LOCAL_CONF, "spark.jars.ivy": str(ivy_dir()), "spark.ui.enabled": str(ui).lower()}
+    packages = []
+    if not settings.embedded:
+        conf |= s3_conf(settings)
+        packages.append(f"org.apache.hadoop:hadoop-aws:{hadoop_version()}")
+    builder = SparkSession.builder.appName(app_name).master(settings.spark_master)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    return configure_spark_with_delta_pip(builder, extra_packages=packages)
+
+
+def build_spark(settings: Settings, app_name: str, ui: bool = False) -> SparkSession:
+    """The session of a Spark entry point: the launcher's when one started Spark (the job on
+    Glue, whose VPC has no route to Maven Central), else one with Delta, and S3 in AWS mode."""
+    if not settings.embedded and launched_by_spark_submit():
+        return SparkSession.builder.appName(app_name).getOrCreate()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    builder = SparkSession.builder.appName(app_name).master(settings.spark_master)
-    for key, value in LOCAL_CONF.items():
-        builder = builder.config(key, value)
-    builder = builder.config("spark.jars.ivy", str(ivy_dir())).config(
-        "spark.ui.enabled", str(ui).lower()
-    )
-    spark = configure_spark_with_delta_pip(builder).getOrCreate()
+    spark = session_builder(settings, app_name, ui).getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark

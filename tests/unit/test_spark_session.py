@@ -1,0 +1,68 @@
+"""The Spark session a process starts: Delta in both modes and S3A in AWS mode (Dagster's silver,
+gold and OPTIMIZE on an s3:// lake); Glue's own session is reused as it is. Checked on the
+builder's configuration, without starting Spark or reaching AWS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyspark
+import pytest
+
+from streaming.settings import load_settings
+from streaming.stream import spark
+from streaming.stream.spark import LOCAL_CONF, S3A_FILESYSTEM, session_builder
+
+AWS = {"CLICKSTREAM_MODE": "aws", "AWS_REGION": "eu-central-1",
+       "CLICKSTREAM_LAKE_URI": "s3://clickstream-dev-lake", "CLICKSTREAM_CHECKPOINT_URI": "s3://cp"}
+
+
+def built_conf(environ: dict[str, str]) -> dict[str, str]:
+    # The builder keeps what it will start the session with in `_options` (pyspark has no
+    # public reader for a builder's settings).
+    return dict(session_builder(load_settings(environ), "test")._options)
+
+
+def test_aws_mode_session_has_delta_and_s3a_in_the_stacks_region() -> None:
+    conf = built_conf(AWS)
+    assert conf["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+    assert conf["spark.sql.catalog.spark_catalog"] == (
+        "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+    assert conf["spark.hadoop.fs.s3.impl"] == conf["spark.hadoop.fs.s3a.impl"] == S3A_FILESYSTEM
+    assert conf["spark.hadoop.fs.s3a.endpoint.region"] == "eu-central-1"
+    assert conf["spark.hadoop.fs.s3a.aws.credentials.provider"] == (
+        "software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider")
+    assert "spark.hadoop.fs.s3a.endpoint" not in conf  # AWS's own regional endpoint
+    packages = conf["spark.jars.packages"].split(",")
+    (jar,) = (Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar")
+    hadoop = jar.name.removeprefix("hadoop-client-api-").removesuffix(".jar")
+    assert f"org.apache.hadoop:hadoop-aws:{hadoop}" in packages
+    assert any(package.startswith("io.delta:delta-spark_") for package in packages)
+    for key, value in LOCAL_CONF.items():
+        assert conf[key] == value, key
+
+
+def test_an_s3_compatible_endpoint_is_addressed_by_path() -> None:
+    conf = built_conf({**AWS, "CLICKSTREAM_S3_ENDPOINT": "http://127.0.0.1:9000"})
+    assert conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:9000"
+    assert conf["spark.hadoop.fs.s3a.path.style.access"] == "true"
+    assert conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
+
+
+def test_embedded_session_has_delta_and_no_s3() -> None:
+    conf = built_conf({})
+    assert conf["spark.sql.extensions"] == LOCAL_CONF["spark.sql.extensions"]
+    assert not [key for key in conf if "s3" in key]
+    assert "hadoop-aws" not in conf["spark.jars.packages"]
+
+
+def test_on_glue_the_launchers_session_is_reused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Glue starts the JVM (spark-submit) with Delta, the job's --conf and EMRFS for s3://: the
+    job takes that session as it is, with no jars to fetch (its VPC reaches no Maven)."""
+    monkeypatch.setenv("PYSPARK_GATEWAY_PORT", "12345")
+    assert spark.launched_by_spark_submit()
+    built: list[str] = []
+    monkeypatch.setattr(spark, "session_builder", lambda *args, **kwargs: built.append("x"))
+    monkeypatch.setattr(spark.SparkSession.Builder, "getOrCreate", lambda builder: builder)
+    reused = spark.build_spark(load_settings(AWS), "clickstream-job")
+    assert built == [] and "spark.jars.packages" not in reused._options
