@@ -32,6 +32,16 @@ from streaming.stream.status import EXIT_CHECKPOINT_BUSY, checkpoint_held, read_
 
 # The repository root: a catch-up run's working directory, where `-m streaming...` resolves.
 ROOT = Path(__file__).resolve().parent.parent
+# A Glue run in these states holds the job's one concurrent run (max_concurrent_runs = 1).
+ACTIVE_RUN_STATES = frozenset({"STARTING", "RUNNING", "STOPPING", "WAITING"})
+# What makes a run of the Glue job a catch-up; the continuous job is a run without it.
+CATCH_UP_ARGUMENTS = {"--trigger": "available-now"}
+
+
+def glue_client(settings: Settings):
+    """The Glue API in the configured region; its endpoint is boto3's to configure
+    (AWS_ENDPOINT_URL_GLUE, e.g. an AWS-compatible server on loopback)."""
+    return boto3.client("glue", region_name=settings.region)
 
 
 class ClickstreamSettings(ConfigurableResource):
@@ -109,13 +119,33 @@ class StreamJobResource(ConfigurableResource):
         return {**status, "alive": starting or (running and fresh),
                 "stalled": running and not fresh and status.get("trigger") == "continuous"}
 
-    @staticmethod
-    def _glue_status(settings: Settings) -> dict:
-        glue = boto3.client("glue", region_name=settings.region)
-        runs = glue.get_job_runs(JobName=settings.glue_job_name, MaxResults=1)["JobRuns"]
+    def _glue_status(self, settings: Settings) -> dict:
+        runs = self.glue_runs()
         state = runs[0]["JobRunState"] if runs else "NEVER_RUN"
         return {"state": state.lower(), "alive": state == "RUNNING", "stalled": False,
                 "run_id": runs[0]["Id"] if runs else None}
+
+    def glue_runs(self) -> list[dict]:
+        """The Glue job's recent runs (GetJobRuns' first page), newest first: catch-ups and
+        continuous runs alike, as Glue reports them (JobRunState, Arguments, ErrorMessage)."""
+        settings = self.config.settings()
+        runs = glue_client(settings).get_job_runs(JobName=settings.glue_job_name,
+                                                  MaxResults=25)["JobRuns"]
+        return sorted(runs, key=lambda run: run["StartedOn"], reverse=True)
+
+    def start_continuous(self, log: Callable[[str], None]) -> str | None:
+        """Starts the continuous Glue run (no --trigger: the job's default); returns its id, or
+        None when another run took the job's one slot first (a catch-up), after which the
+        control plane starts it again once that run ends."""
+        settings = self.config.settings()
+        glue = glue_client(settings)
+        try:
+            run_id = glue.start_job_run(JobName=settings.glue_job_name)["JobRunId"]
+        except glue.exceptions.ConcurrentRunsExceededException as error:
+            log(f"not started: another run of {settings.glue_job_name} is active ({error})")
+            return None
+        log(f"Glue job run {run_id} of {settings.glue_job_name} started (continuous)")
+        return run_id
 
     def catch_up(self, log: Callable[[str], None]) -> float:
         """Drains the backlog with an available-now trigger on the job's own checkpoint."""
@@ -145,9 +175,9 @@ class StreamJobResource(ConfigurableResource):
 
     @staticmethod
     def _glue_catch_up(settings: Settings, log: Callable[[str], None]) -> None:
-        glue = boto3.client("glue", region_name=settings.region)
+        glue = glue_client(settings)
         run_id = glue.start_job_run(JobName=settings.glue_job_name,
-                                    Arguments={"--trigger": "available-now"})["JobRunId"]
+                                    Arguments=CATCH_UP_ARGUMENTS)["JobRunId"]
         log(f"Glue job run {run_id} started")
         while True:
             run = glue.get_job_run(JobName=settings.glue_job_name, RunId=run_id)["JobRun"]

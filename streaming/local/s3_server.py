@@ -1,5 +1,8 @@
 """An S3-compatible server on loopback, for tests and local AWS-mode rehearsals: moto's S3
-(`moto[server]`, a dev dependency) served by a single-threaded WSGI server.
+(`moto[server]`, a dev dependency) served by a single-threaded WSGI server. It answers moto's
+other AWS APIs on the same port too (moto dispatches by the service a request is signed for):
+the control plane's tests reach Glue's job API here, through boto3's endpoint configuration
+(`AWS_ENDPOINT_URL_GLUE`), as a deployment could point at any Glue-compatible endpoint.
 
 Single-threaded because of how the lake commits: delta-rs writes each Delta log entry with a
 conditional PutObject (`If-None-Match: *`, create only if absent), and two writers racing for

@@ -6,9 +6,18 @@ from dagster import AssetSpec, Definitions
 from clickstream_assets.constants import BRONZE
 from clickstream_assets.defs.stream.assets import bronze_catch_up, kinesis_stream
 from clickstream_assets.defs.stream.checks import BRONZE_FRESHNESS, bronze_quality
-from clickstream_assets.defs.stream.jobs import bronze_quality_job, catch_up_job, observe_stream_job
+from clickstream_assets.defs.stream.jobs import (
+    bronze_quality_job,
+    catch_up_job,
+    observe_stream_job,
+    stream_job_start_job,
+)
 from clickstream_assets.defs.stream.schedules import bronze_quality_schedule, observe_stream_schedule
-from clickstream_assets.defs.stream.sensors import bronze_health_sensor, stream_lag_sensor
+from clickstream_assets.defs.stream.sensors import (
+    bronze_health_sensor,
+    stream_job_sensor,
+    stream_lag_sensor,
+)
 
 
 def with_bronze_freshness(spec: AssetSpec) -> AssetSpec:
@@ -18,7 +27,7 @@ def with_bronze_freshness(spec: AssetSpec) -> AssetSpec:
 defs = Definitions(
     assets=[kinesis_stream, bronze_catch_up],
     asset_checks=[bronze_quality],
-    jobs=[catch_up_job, observe_stream_job, bronze_quality_job],
-    sensors=[bronze_health_sensor, stream_lag_sensor],
+    jobs=[catch_up_job, observe_stream_job, bronze_quality_job, stream_job_start_job],
+    sensors=[bronze_health_sensor, stream_lag_sensor, stream_job_sensor],
     schedules=[observe_stream_schedule, bronze_quality_schedule],
 ).map_asset_specs(func=with_bronze_freshness)

@@ -1,4 +1,5 @@
-"""Sensors of the stream stage: bronze health, and stream lag -> catch-up runs."""
+"""Sensors of the stream stage: bronze health, stream lag -> catch-up runs, and the Glue
+stream job's state -> a new continuous run."""
 
 import hashlib
 import json
@@ -17,8 +18,14 @@ from dagster import (
 )
 
 from clickstream_assets.constants import BRONZE, QUARANTINE, REASON_TAG
-from clickstream_assets.defs.stream.jobs import catch_up_job
-from clickstream_assets.resources import KinesisResource, LakeResource, StreamJobResource
+from clickstream_assets.defs.stream.jobs import catch_up_job, stream_job_start_job
+from clickstream_assets.resources import (
+    ACTIVE_RUN_STATES,
+    CATCH_UP_ARGUMENTS,
+    KinesisResource,
+    LakeResource,
+    StreamJobResource,
+)
 from streaming.lake import tables
 from streaming.lake.read import commits_since, latest_version
 
@@ -109,3 +116,48 @@ def stream_lag_sensor(context: SensorEvaluationContext, kinesis: KinesisResource
         tags={REASON_TAG: reason, "clickstream/backlog_records": str(backlog.records),
               "clickstream/lag_seconds": f"{backlog.lag_seconds:.1f}"},
     )
+
+
+def restart_reason(runs: list[dict]) -> str | None:
+    """Why the continuous Glue run must be started now, or None while a run holds the job.
+
+    `runs` newest first, as GetJobRuns reports them. Every continuous run ends some day: at
+    the job's timeout (TIMEOUT), on an error (FAILED, ERROR), or stopped (STOPPED: Glue's
+    maintenance restart, or a person). A catch-up run in progress holds the job's one slot;
+    once it ends, the continuous run comes back.
+    """
+    if any(run["JobRunState"] in ACTIVE_RUN_STATES for run in runs):
+        return None
+    continuous = [run for run in runs
+                  if run.get("Arguments", {}).get("--trigger") != CATCH_UP_ARGUMENTS["--trigger"]]
+    if not continuous:
+        return "the continuous stream job has no recent run"
+    last = continuous[0]
+    ended = f"continuous run {last['Id']} ended {last['JobRunState']}"
+    if minutes := round(last.get("ExecutionTime", 0) / 60):
+        ended += f" after {minutes} min"
+    if message := last.get("ErrorMessage"):
+        ended += f": {message}"
+    return ended
+
+
+@sensor(job=stream_job_start_job, minimum_interval_seconds=60,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="AWS mode: starts the continuous Glue stream job again when no run of it "
+                    "is active (after its timeout, a failure or a maintenance stop), with the "
+                    "reason in the run's tags; stop this sensor before stopping the job on "
+                    "purpose.")
+def stream_job_sensor(context: SensorEvaluationContext, stream_job: StreamJobResource):
+    if stream_job.config.settings().embedded:
+        return SkipReason("embedded mode: `clickstream stack` supervises the stream job")
+    runs = stream_job.glue_runs()
+    reason = restart_reason(runs)
+    if reason is None:
+        active = next(run for run in runs if run["JobRunState"] in ACTIVE_RUN_STATES)
+        return SkipReason(f"Glue run {active['Id']} is {active['JobRunState']}")
+    failed = len(context.instance.get_run_ids(
+        RunsFilter(job_name=stream_job_start_job.name, statuses=[DagsterRunStatus.FAILURE])))
+    last = runs[0]["Id"] if runs else "none"
+    context.log.info(reason)
+    return RunRequest(run_key=f"start-after-{last}-{failed}",
+                      tags={REASON_TAG: reason, "clickstream/glue_last_run": last})
