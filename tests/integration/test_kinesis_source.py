@@ -30,6 +30,7 @@ def stream(kinesis):
 
 def reader(settings, name: str) -> KinesisStreamReader:
     return KinesisStreamReader({"streamname": name, "endpointurl": settings.kinesis_endpoint_url,
+                                "region": settings.region,
                                 "maxrecordspershard": str(CAP), "idlesleepms": "20"})
 
 
