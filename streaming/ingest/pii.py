@@ -27,8 +27,10 @@ _EMAIL = r"(?P<email>(?<![\w.%+\-])[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)*\.[A-Za-z]{2,
 _IPV4 = r"(?P<ipv4>(?<![\w.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?!\.?[0-9])(?!\w))"
 # Card numbers as people write them: 13-19 digits in one run, in groups of four (Visa,
 # Mastercard, Discover ...) or 4-6-4/5 (Amex, Diners). Free-form digit groups are not
-# cards; that keeps UUIDs and dates out, whose groups never start a card-shaped run.
-_CARD = (r"(?P<card>(?<![\w\-])(?:[0-9]{13,19}|[0-9]{4}(?:[ \-][0-9]{4}){2}[ \-][0-9]{1,7}"
+# cards; that keeps UUIDs and dates out, whose groups never start a card-shaped run. A minus
+# sign before the number (a card sent as a negative JSON number) does not hide it; a dash
+# after a word does (`order-4111...` is an id's tail, as in a UUID).
+_CARD = (r"(?P<card>(?<!\w)(?<!\w-)(?:[0-9]{13,19}|[0-9]{4}(?:[ \-][0-9]{4}){2}[ \-][0-9]{1,7}"
          r"|[0-9]{4}[ \-][0-9]{6}[ \-][0-9]{4,5})(?![\w\-]))")
 _IPV6 = (r"(?P<ipv6>(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}"
          r"(?::?(?:[0-9]{1,3}\.){3}[0-9]{1,3})?(?![\w:.]))")

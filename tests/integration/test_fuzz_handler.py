@@ -3,6 +3,9 @@
 hypothesis sends arbitrary bytes, arbitrary JSON, and contract-shaped events whose strings
 carry e-mails, card numbers and IP addresses. Every answer must be a documented status with
 a reason, and every record that reached the stream must be free of personal data.
+
+The examples are derandomized: CI sends the same 400 inputs every run, so its verdict never
+depends on luck (a random run found the negative card number that test_security now pins).
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ def test_any_body_is_answered_with_a_reason_and_streams_no_personal_data(lambda_
     statuses: Counter = Counter()
     accepted: set[str] = set()
 
-    @settings(max_examples=400, deadline=None, database=None,
+    @settings(max_examples=400, deadline=None, database=None, derandomize=True,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(bodies, st.sampled_from(["application/json", "text/plain;charset=UTF-8"]))
     def one_request(body: bytes, content_type: str) -> None:

@@ -267,6 +267,15 @@ def test_card_numbers_with_any_first_digit_are_redacted(number):
     assert record["properties"] == {"n": "redacted-card", "s": "no. redacted-card"}
 
 
+def test_a_card_number_sent_as_a_negative_number_is_redacted():
+    """Found by the handler fuzz in CI: -3905955876270815 (Luhn-valid) was streamed as it was,
+    the minus sign hiding the digits from the pattern's look-behind."""
+    shared = request_fields(received_at="t", ingest_id="i", source_ip=None, user_agent="", salt="s")
+    record = enrich(event(properties={"n": -3905955876270815, "s": "ref x-3905955876270815"}),
+                    shared, "s")
+    assert record["properties"] == {"n": "-redacted-card", "s": "ref x-3905955876270815"}
+
+
 @pytest.mark.parametrize("agent", ["", "curl/8.5.0", "python-requests/2.32", "Go-http-client/1.1",
                                    "Mozilla/5.0 (compatible; bingbot/2.0)",
                                    "Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/131.0"])
