@@ -7,9 +7,12 @@ endpoint, the real gateway and the real Spark stream job writing real Delta file
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -17,6 +20,9 @@ from streaming.ingest import http
 from streaming.local.stack import LocalStack, stop_process
 from streaming.settings import Settings, load_settings
 from streaming.tools.common import free_port
+
+if TYPE_CHECKING:
+    from streaming.local.postgres import LocalPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,6 +86,22 @@ def stack(stack_settings) -> LocalStack:
         yield local
     finally:
         local.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> LocalPostgres:
+    """A real PostgreSQL server on loopback (Debian's package), in a data directory under /tmp
+    (under root the server runs as the `postgres` user, who cannot reach pytest's private
+    temp dirs), removed afterwards."""
+    from streaming.local.postgres import LocalPostgres
+
+    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="clickstream-postgres-")), free_port())
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.data_dir, ignore_errors=True)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""The one commit path of bronze and quarantine: every writer of these tables commits through
-delta-rs (`deltalake`), the stream job's micro-batches as well as OPTIMIZE, VACUUM and restore.
+"""The one commit path of the lake: every writer commits through delta-rs (`deltalake`), the
+stream job's micro-batches to bronze and quarantine as well as OPTIMIZE, VACUUM and restore,
+and the daily silver and gold partitions that Spark computes.
 
 Why delta-rs and not delta-spark, which the Glue job could use as it is:
 - Safety with several writers. The stream job and Dagster's maintenance commit to the same
@@ -68,7 +69,7 @@ class DeltaTarget:
 
     uri: str
     partition_by: str
-    stats_columns: str
+    stats_columns: str | None
     storage: dict[str, str] | None = None
     # The table as this process last read it: a micro-batch brings it up to date from the
     # log entries since (3 ms here) instead of loading the log from its checkpoint (23 ms).
@@ -127,6 +128,18 @@ class DeltaTarget:
                         commit_properties=commit_properties(app_id, version))
         return True
 
+    def replace_partition(self, rows: pa.Table, value: str) -> None:
+        """Makes `rows` the whole content of the partition `partition_by = value`, in one
+        commit (Delta's replaceWhere; the table is created if absent). Two writers replacing
+        different partitions at once both commit, a conflict on the same one is retried, so a
+        backfill may run its days side by side, on S3 too. Rows outside the partition are
+        refused by delta-rs, not written."""
+        table = self.open()
+        write_deltalake(table if table is not None else self.uri, rows, mode="overwrite",
+                        predicate=f"{self.partition_by} = '{value}'",
+                        partition_by=[self.partition_by], storage_options=self.storage,
+                        commit_properties=commit_properties())
+
     def existing(self) -> DeltaTable:
         table = self.open()
         if table is None:
@@ -149,7 +162,14 @@ class DeltaTarget:
 
     def restore(self, version: int) -> dict:
         """Makes `version`'s content the current one again, as a new commit."""
-        return self.existing().restore(version, commit_properties=commit_properties())
+        return restore_table(self.uri, version, self.storage)
+
+
+def restore_table(uri: str, version: int, storage: dict[str, str] | None) -> dict:
+    """RESTORE of any lake table (`clickstream restore` takes paths too): a new commit whose
+    content is `version`'s; returns delta-rs's metrics."""
+    return DeltaTable(uri, storage_options=storage).restore(version,
+                                                            commit_properties=commit_properties())
 
 
 def commit_properties(app_id: str | None = None, version: int | None = None) -> CommitProperties:

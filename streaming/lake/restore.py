@@ -1,9 +1,8 @@
 """`clickstream restore`: make an earlier version of a Delta table the current one again.
 
 The recovery tool for a bad deploy (a transform bug, a wrong backfill, a bad OPTIMIZE):
-Delta's RESTORE, run by the engine that writes the table, so each table keeps one commit
-protocol: bronze and quarantine through the lake's commit path (delta-rs,
-streaming/lake/delta.py), silver and gold with delta-spark. A restore is a new commit:
+Delta's RESTORE through the lake's one commit path (delta-rs, streaming/lake/delta.py), as
+every writer of every table commits. A restore is a new commit:
 readers see the old content at once, nothing is rewritten, and the versions it undoes stay
 readable by time travel until VACUUM deletes their files (7 days by default).
 
@@ -32,7 +31,7 @@ from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 
 from streaming.lake import tables
-from streaming.lake.delta import bronze_target, quarantine_target
+from streaming.lake.delta import restore_table, storage_options
 from streaming.lake.read import open_table
 from streaming.settings import Settings
 from streaming.stream.status import CheckpointBusy, checkpoint_lock
@@ -118,35 +117,17 @@ def stream_job_stopped(settings: Settings, table: str):
                            "then start it again.") from None
 
 
-def restore(settings: Settings, table: str, uri: str, target: Version) -> dict:
-    """RESTORE by the table's own writer; returns the files restored and removed and the new
-    version."""
-    if table in STREAM_TABLES:
-        writer = bronze_target(settings) if table == "bronze" else quarantine_target(settings)
-        try:
-            metrics = writer.restore(target.version)
-        except DeltaError as exc:
-            raise RestoreError(f"Delta refused the restore: {str(exc).splitlines()[0]} (files "
-                               "of versions older than VACUUM's retention are gone)") from None
-        return {"num_restored_files": metrics.get("numRestoredFile", 0),
-                "num_removed_files": metrics.get("numRemovedFile", 0),
-                "version": writer.existing().version()}
-    return _restore_with_spark(settings, uri, target)
-
-
-def _restore_with_spark(settings: Settings, uri: str, target: Version) -> dict:
-    from delta.tables import DeltaTable as SparkDeltaTable
-    from pyspark.errors import PySparkException
-
-    from streaming.stream.spark import build_spark
-
-    spark = build_spark(settings, "clickstream-restore")
+def restore(settings: Settings, uri: str, target: Version) -> dict:
+    """RESTORE through the lake's commit path; returns the files restored and removed and the
+    new version."""
     try:
-        metrics = SparkDeltaTable.forPath(spark, uri).restoreToVersion(target.version).first()
-    except PySparkException as exc:
+        metrics = restore_table(uri, target.version, storage_options(settings))
+    except DeltaError as exc:
         raise RestoreError(f"Delta refused the restore: {str(exc).splitlines()[0]} (files "
                            "of versions older than VACUUM's retention are gone)") from None
-    return {**metrics.asDict(), "version": DeltaTable(uri).version()}
+    return {"num_restored_files": metrics.get("numRestoredFile", 0),
+            "num_removed_files": metrics.get("numRemovedFile", 0),
+            "version": open_table(uri).version()}
 
 
 def _print_history(uri: str, versions: list[Version]) -> None:
@@ -179,7 +160,7 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
             if not args.yes and not _confirmed():
                 print("not restored")
                 return 1
-            result = restore(settings, args.table, uri, target)
+            result = restore(settings, uri, target)
     except RestoreError as exc:
         print(f"clickstream restore: {exc}", file=sys.stderr)
         return 2

@@ -21,20 +21,19 @@ ROOT = Path(__file__).resolve().parents[2]
 DAGSTER_PORT = 3000
 
 
-def write_instance_config(home: Path) -> None:
-    """`dagster.yaml` with the pools that keep two runs from writing one silver or gold table
-    at once; a file the user already has is left as it is."""
-    from clickstream_assets.defs.lake.assets import INSTANCE_CONCURRENCY
-
+def prepare_instance(home: Path, postgres_url: str | None = None) -> None:
+    """Dagster's storage on PostgreSQL (`dagster.yaml`) when `postgres_url` is given, as a
+    deployment keeps it on RDS; without it Dagster's default, SQLite files under `home`.
+    A `dagster.yaml` the user already has is left as it is."""
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(yaml.safe_dump({"concurrency": INSTANCE_CONCURRENCY}))
+    if postgres_url is not None and not config.exists():
+        config.write_text(yaml.safe_dump({"storage": {"postgres": {"postgres_url": postgres_url}}}))
 
 
 def start_dagster(stack: LocalStack, port: int = DAGSTER_PORT) -> subprocess.Popen:
     home = stack.settings.home / "dagster"
     home.mkdir(parents=True, exist_ok=True)
-    write_instance_config(home)
+    prepare_instance(home)
     stack.log_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **stack.settings.to_env(), "DAGSTER_HOME": str(home)}
     log = open(stack.log_dir / "dagster.log", "ab")  # noqa: SIM115 - owned by the child

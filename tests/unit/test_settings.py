@@ -54,7 +54,8 @@ def test_glue_arguments_become_the_jobs_settings_region_included(monkeypatch):
     from streaming.stream.job import glue_arguments_to_env
 
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "CLICKSTREAM_MODE", "CLICKSTREAM_LAKE_URI"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # recorded, so what the job sets below is undone afterwards
+        monkeypatch.delenv(name)
     rest = glue_arguments_to_env(["--JOB_ID", "j_1", "--AWS_REGION", "eu-central-1",
                                   "--CLICKSTREAM_MODE=aws", "--CLICKSTREAM_LAKE_URI", "s3://lake",
                                   "--trigger", "available-now"])

@@ -3,11 +3,12 @@
 Each run replaces exactly its day (`replaceWhere`), so re-running a partition after late
 events is idempotent and leaves the other days untouched.
 
-These tables are written by delta-spark, whose S3 log store is safe for one writing driver
-only, and a backfill of late data launches one run per day, each its own driver. So each
-table's writes go through a Dagster pool of its own (`write_pool`), which the instance limits
-to one at a time (INSTANCE_CONCURRENCY, written into DAGSTER_HOME by streaming/local/dagster_ui.py
-and to be set in any deployed instance): two runs never commit to one table at once.
+Spark computes a day; its rows are committed through the lake's one commit path, delta-rs
+(streaming/lake/delta.py), not by delta-spark. A backfill of late data launches one run per
+day, each its own driver, and delta-spark's S3 log store is safe for one writing driver only;
+delta-rs commits are conditional puts, so the runs of a backfill may commit to one table side
+by side, on local disk and on S3. (Dagster's concurrency pools were the first answer, and
+were not one: two runs starting together could both claim a pool's only slot.)
 """
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
@@ -30,14 +31,6 @@ from streaming.lake.modeling import funnel, page_kpis, sessionize
 from streaming.lake.read import latest_version
 from streaming.lake.tables import Table
 
-# The instance setting that makes each pool a mutex: one op at a time per pool.
-INSTANCE_CONCURRENCY = {"pools": {"default_limit": 1}}
-
-
-def write_pool(table: str) -> str:
-    """The Dagster pool of the runs that write `table` (one writer at a time)."""
-    return f"delta_write_{table}"
-
 
 def spark_day(spark: SparkSession, lake: LakeResource, table: Table, day: str) -> DataFrame:
     """One day's partition of `table`, in Spark."""
@@ -49,13 +42,11 @@ def spark_day(spark: SparkSession, lake: LakeResource, table: Table, day: str) -
 
 
 def replace_day(frame: DataFrame, lake: LakeResource, table: Table, day: str) -> int:
-    """Overwrites one day's partition; the row count comes back as metadata."""
-    frame = frame.cache()
-    rows = frame.count()
-    (frame.write.format("delta").mode("overwrite").partitionBy(table.partition)
-     .option("replaceWhere", f"{table.partition} = DATE'{day}'").save(lake.uri(table)))
-    frame.unpersist()
-    return rows
+    """Overwrites one day's partition with `frame`; the row count comes back as metadata.
+    The day's rows come to the driver as Arrow (a day of sessions or KPIs, not of events)."""
+    rows = frame.toArrow()
+    lake.target(table).replace_partition(rows, day)
+    return rows.num_rows
 
 
 def _result(lake: LakeResource, table: Table, rows: int) -> MaterializeResult:
@@ -67,7 +58,7 @@ def _result(lake: LakeResource, table: Table, rows: int) -> MaterializeResult:
 
 @asset(
     deps=[BRONZE], partitions_def=daily, group_name=SILVER, owners=[OWNER],
-    kinds={"spark", "delta"}, pool=write_pool("silver_sessions"),
+    kinds={"spark", "delta"},
     description="One row per visit: 30 minutes of inactivity end a visit; visits are cut at "
                 "midnight UTC. Duration, page count, entry and exit page, converted flag, "
                 "revenue, first touch source, and when each funnel step was first reached.",
@@ -85,7 +76,7 @@ def silver_sessions(context: AssetExecutionContext, lake: LakeResource,
 
 @asset(
     deps=[BRONZE, SESSIONS], partitions_def=daily, group_name=GOLD, owners=[OWNER],
-    kinds={"spark", "delta"}, pool=write_pool("gold_page_kpis"),
+    kinds={"spark", "delta"},
     description="Per page and day, bots excluded: views, unique visitors, clicks, entrances "
                 "and bounce rate. The table behind 'top pages' and landing-page reports.",
     metadata={"dagster/column_schema": PAGE_KPIS_SCHEMA,
@@ -104,7 +95,7 @@ def gold_page_kpis(context: AssetExecutionContext, lake: LakeResource,
 
 @asset(
     deps=[SESSIONS], partitions_def=daily, group_name=GOLD, owners=[OWNER],
-    kinds={"spark", "delta"}, pool=write_pool("gold_funnel"),
+    kinds={"spark", "delta"},
     description="The shop funnel per day, bots excluded: visits reaching page_view -> "
                 "add_to_cart -> checkout -> purchase in that order, step and overall "
                 "conversion rates, revenue.",
@@ -117,3 +108,4 @@ def gold_funnel(context: AssetExecutionContext, lake: LakeResource,
     sessions = spark_day(spark.session(), lake, tables.SESSIONS, day)
     rows = replace_day(funnel(sessions), lake, tables.FUNNEL, day)
     return _result(lake, tables.FUNNEL, rows)
+
