@@ -1,5 +1,8 @@
 """The stream job (the Glue job script): Kinesis -> parse/validate -> dedup -> Delta.
 
+Dedup happens in the sink, on the batch as Arrow (streaming/stream/dedup.py), not in a
+Spark state store.
+
 Each micro-batch writes valid rows to bronze (partitioned by event_date) and broken ones to
 quarantine with their reason, through the lake's one commit path (delta-rs). Both commits
 carry an app transaction (the query's id, the batch id), so a batch replayed after a crash
@@ -19,6 +22,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,6 +31,7 @@ from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
 from streaming.lake.delta import bronze_target, quarantine_target
 from streaming.settings import VARIABLES, Settings, load_settings
+from streaming.stream.dedup import RecentKeys, rebuild, window_seconds
 from streaming.stream.source import SCHEMA as SOURCE_SCHEMA
 from streaming.stream.source import SOURCE_NAME, KinesisDataSource
 from streaming.stream.status import (
@@ -37,7 +42,7 @@ from streaming.stream.status import (
     checkpoint_lock,
     write_status,
 )
-from streaming.stream.transforms import deduplicate, parse_records, sink_rows, unnest
+from streaming.stream.transforms import parse_records, sink_rows, unnest
 
 log = logging.getLogger("streaming.stream.job")
 QUERY_NAME = "bronze_events"
@@ -82,16 +87,19 @@ class BatchWriter:
     Dagster's OPTIMIZE, VACUUM and restore, and ~40 ms a commit where delta-spark took ~1 s).
 
     The batch is fetched as Arrow once, each record as its bronze or its quarantine row
-    (`sink_rows`), and split in Arrow; each commit carries the app transaction (query id,
-    batch id), and a table that already holds it (a batch replayed after a crash past its
-    commit) is not written again.
+    (`sink_rows`), repeated events are dropped (`RecentKeys`, rebuilt from bronze at the
+    first batch), and the rest is split in Arrow; each commit carries the app transaction
+    (query id, batch id), and a table that already holds it (a batch replayed after a crash
+    past its commit) is not written again.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
+        self.clock = clock
         self.app_id: str | None = None
         self.bronze = bronze_target(settings)
         self.quarantine = quarantine_target(settings)
+        self.recent: RecentKeys | None = None
 
     def _app_id(self, spark: SparkSession) -> str:
         """The query id from the checkpoint: stable across restarts, new for a new checkpoint."""
@@ -100,9 +108,16 @@ class BatchWriter:
             self.app_id = f"clickstream-bronze-{json.loads(metadata[0])['id']}"
         return self.app_id
 
+    def _recent(self) -> RecentKeys:
+        if self.recent is None:
+            self.recent = rebuild(RecentKeys(window_seconds(self.settings.dedup_window)),
+                                  self.bronze.current())
+        return self.recent
+
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         app_id = self._app_id(batch.sparkSession)
         rows = sink_rows(batch).toArrow()
+        rows = rows.filter(self._recent().admit(rows.column("dedup_key"), self.clock()))
         self.bronze.append(unnest(rows, "bronze"), app_id, batch_id)
         self.quarantine.append(unnest(rows, "quarantine"), app_id, batch_id)
 
@@ -116,10 +131,9 @@ def ensure_tables(spark: SparkSession, settings: Settings) -> None:
 
 
 def start_query(spark: SparkSession, settings: Settings) -> StreamingQuery:
-    """The bronze query. No-data micro-batches are off: the dedup watermark would otherwise run
-    an empty batch (~0.5 s, a Delta-free but full trigger) after nearly every data batch only
-    to evict expired ids, delaying the next data batch; eviction waits for the next data."""
-    spark.conf.set("spark.sql.streaming.noDataMicroBatches.enabled", "false")
+    """The bronze query: stateless in Spark (dedup is the sink's), so no watermark and no
+    state store; the window is checked before the first batch reads anything."""
+    window_seconds(settings.dedup_window)
     spark.dataSource.register(KinesisDataSource)
     ensure_tables(spark, settings)
     reader = spark.readStream.format(SOURCE_NAME).option("streamName", settings.stream_name)
@@ -127,7 +141,7 @@ def start_query(spark: SparkSession, settings: Settings) -> StreamingQuery:
         "maxRecordsPerShard", str(settings.max_records_per_shard))
     if settings.kinesis_endpoint_url:
         reader = reader.option("endpointUrl", settings.kinesis_endpoint_url)
-    stream = deduplicate(parse_records(reader.load()), settings.dedup_window)
+    stream = parse_records(reader.load())
     writer = (stream.writeStream.queryName(QUERY_NAME)
               .option("checkpointLocation", settings.bronze_checkpoint_uri)
               .foreachBatch(BatchWriter(settings)))

@@ -206,21 +206,6 @@ def with_dedup_key(parsed: DataFrame) -> DataFrame:
     )
 
 
-def deduplicate(parsed: DataFrame, window: str) -> DataFrame:
-    """Drops repeated event_ids that arrive within `window` of processing time of each other.
-
-    The watermark runs on processing time, not event time: a producer retry arrives seconds
-    after the original whatever the client's clock says, and a late or back-filled event
-    (old event_time) must never be dropped as "late" by the watermark.
-    """
-    return (
-        with_dedup_key(parsed)
-        .withColumn("processed_at", F.current_timestamp())
-        .withWatermark("processed_at", window)
-        .dropDuplicatesWithinWatermark(["dedup_key"])
-    )
-
-
 def _quarantine_columns() -> list[Column]:
     """Quarantine's columns (QUARANTINE_COLUMNS), from a parsed record."""
     return [
@@ -238,11 +223,14 @@ def _quarantine_columns() -> list[Column]:
 
 def sink_rows(batch: DataFrame) -> DataFrame:
     """Each record's bronze row or its quarantine row, as two struct columns (the other one
-    null): one Spark action fetches a micro-batch for both tables, where persisting the batch
-    and fetching each table's rows cost two more (~100 ms a 2,000-row batch here)."""
+    null), and its dedup key (streaming/stream/dedup.py): one Spark action fetches a
+    micro-batch for both tables, where persisting the batch and fetching each table's rows
+    cost two more (~100 ms a 2,000-row batch here)."""
     bad = F.col("quarantine_reason").isNotNull()
-    return batch.select(F.when(~bad, _nullable_struct(batch, BRONZE_COLUMNS)).alias("bronze"),
-                        F.when(bad, _nullable_struct(batch, _quarantine_columns())).alias("quarantine"))
+    return with_dedup_key(batch).select(
+        F.when(~bad, _nullable_struct(batch, BRONZE_COLUMNS)).alias("bronze"),
+        F.when(bad, _nullable_struct(batch, _quarantine_columns())).alias("quarantine"),
+        F.col("dedup_key"))
 
 
 def _nullable_struct(batch: DataFrame, columns) -> Column:

@@ -14,7 +14,6 @@ from streaming.records import aggregate
 from streaming.stream.transforms import (
     BRONZE_COLUMNS,
     QUARANTINE_COLUMNS,
-    deduplicate,
     parse_records,
     sink_rows,
     unnest,
@@ -140,33 +139,38 @@ def test_events_of_an_aggregate_that_are_not_objects_are_quarantined_each(spark)
         for index, raw in enumerate(["5", "null", "x"])]
 
 
-def test_dedup_keeps_one_row_per_event_id_across_batches_and_every_distinct_bad_record(
+def test_dedup_keeps_one_row_per_event_id_across_batches_restarts_and_every_distinct_bad_record(
         spark, tmp_path):
-    """Two micro-batches through a real streaming query: the retry in the second batch and
-    the repeat inside the first are dropped; bad records at two stream positions are kept."""
-    twice = orjson.dumps(record())
+    """Micro-batches through the job's sink: the repeat inside the first batch, the retry in
+    the second and the one after a restart (a new sink, rebuilt from bronze) are dropped; bad
+    records at distinct stream positions are all kept."""
+    from streaming.lake.read import read_columns
+    from streaming.stream.job import BatchWriter, ensure_tables
+    from tests.conftest import isolated_settings
+
+    settings = isolated_settings(tmp_path)
+    checkpoint = tmp_path / "checkpoints" / "bronze"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "metadata").write_text(orjson.dumps({"id": str(uuid.uuid4())}).decode())
+    ensure_tables(spark, settings)
+    now = ARRIVAL.timestamp() + 5
+    twice, other = orjson.dumps(record()), orjson.dumps(record())
     bad_pair = b'{"clickstream_aggregate": 1, "events": [1, 2]}'
-    batches = [[twice, orjson.dumps(record()), twice, b"bad one", bad_pair],
-               [twice, b"bad one", bad_pair]]
-    source, table = tmp_path / "source", str(tmp_path / "table")
-    source.mkdir()
-    stream = parse_records(spark.readStream.schema(source_rows(spark, []).schema)
-                           .parquet(str(source)))
-    writer = deduplicate(stream, "10 minutes").writeStream
-    writer = writer.format("delta").option("path", table)
-    writer = writer.option("checkpointLocation", str(tmp_path / "checkpoint"))
+    batches = [[twice, other, twice, b"bad one", bad_pair], [twice, b"bad one", bad_pair],
+               [other, twice]]
+    writer = BatchWriter(settings, clock=lambda: now)
     for n, payloads in enumerate(batches):
+        if n == 2:
+            writer = BatchWriter(settings, clock=lambda: now + 3600)  # restarted an hour later
         offset = len(batches[0]) * n
         rows = source_rows(spark, payloads).withColumn(
             "sequence_number", (F.col("sequence_number").cast("long") + offset).cast("string"))
-        rows.write.mode("append").parquet(str(source))
-        writer.trigger(availableNow=True).start().awaitTermination()
-    rows = spark.read.format("delta").load(table).collect()
-    valid = [r for r in rows if r.quarantine_reason is None]
-    assert sorted(r.event_id for r in valid) == sorted(
-        {orjson.loads(twice)["event_id"], orjson.loads(batches[0][1])["event_id"]})
-    assert sorted((r.kinesis_sequence_number, r.kinesis_record_index)
-                  for r in rows if r.quarantine_reason) == [
+        writer(parse_records(rows), n)
+    bronze = read_columns(tables.BRONZE.uri(settings), ["event_id"]).column("event_id").to_pylist()
+    assert sorted(bronze) == sorted(orjson.loads(p)["event_id"] for p in (twice, other))
+    quarantine = read_columns(tables.QUARANTINE.uri(settings),
+                              ["kinesis_sequence_number", "kinesis_record_index"]).to_pylist()
+    assert sorted((r["kinesis_sequence_number"], r["kinesis_record_index"]) for r in quarantine) == [
         ("49003", None), ("49004", 0), ("49004", 1), ("49006", None), ("49007", 0), ("49007", 1)]
 
 
@@ -185,8 +189,9 @@ def test_a_replayed_batch_that_delta_already_holds_is_skipped_not_waited_on(spar
     checkpoint.mkdir(parents=True)
     (checkpoint / "metadata").write_text(orjson.dumps({"id": str(uuid.uuid4())}).decode())
     ensure_tables(spark, settings)
-    batch = parsed(spark, [orjson.dumps(record()), orjson.dumps(record()), b"not json"])
-    BatchWriter(settings)(batch, 0)
+    first, batch = (parsed(spark, [orjson.dumps(record()), orjson.dumps(record()), b"not json"])
+                    for _ in range(2))
+    BatchWriter(settings)(first, 0)
     BatchWriter(settings)(batch, 1)
     replay = threading.Thread(target=BatchWriter(settings), args=(batch, 1), daemon=True)
     replay.start()
