@@ -9,13 +9,20 @@ from __future__ import annotations
 from dagster import AssetKey, TableColumn, TableColumnDep, TableColumnLineage, TableSchema
 
 from clickstream_assets.constants import BRONZE, SESSIONS
-from streaming.lake.modeling import FUNNEL_COLUMNS, FUNNEL_STEPS, PAGE_KPI_COLUMNS, SESSION_COLUMNS
+from streaming.lake.modeling import (
+    FUNNEL_COLUMNS,
+    FUNNEL_STEPS,
+    IDENTITY_COLUMNS,
+    PAGE_KPI_COLUMNS,
+    SESSION_COLUMNS,
+)
 from streaming.stream.transforms import BRONZE_COLUMNS, QUARANTINE_COLUMNS
 
 TYPES = {
     "event_time": "timestamp", "received_at": "timestamp", "kinesis_arrival_time": "timestamp",
     "quarantined_at": "timestamp", "session_start": "timestamp", "session_end": "timestamp",
-    "event_date": "date", "quarantine_date": "date", "session_date": "date",
+    "first_seen_at": "timestamp", "last_seen_at": "timestamp",
+    "event_date": "date", "quarantine_date": "date", "session_date": "date", "link_date": "date",
     "element": "struct<id,text,selector>", "properties": "map<string,string>",
     "is_bot": "boolean", "converted": "boolean", "schema_version": "int",
     "kinesis_record_index": "int",
@@ -82,6 +89,21 @@ SESSIONS_LINEAGE = lineage({
     "ua_device": from_bronze("ua_device"),
     "is_bot": from_bronze("is_bot"),
     **{f"first_{step}_at": from_bronze("event_type", "event_time") for step in FUNNEL_STEPS},
+})
+IDENTITIES_SCHEMA = schema(IDENTITY_COLUMNS, {
+    "link_date": "UTC date the link was first seen that day; the partition column",
+    "anonymous_id": "the anonymous id, or for an alias the previous id it links",
+    "source": "identify, alias, or event (any other event carrying both ids)",
+    "events": "events that showed the link that day",
+})
+IDENTITIES_LINEAGE = lineage({
+    "link_date": from_bronze("event_time"),
+    "anonymous_id": from_bronze("anonymous_id", "properties"),
+    "user_id": from_bronze("user_id"),
+    "source": from_bronze("event_type"),
+    "first_seen_at": from_bronze("event_time"),
+    "last_seen_at": from_bronze("event_time"),
+    "events": from_bronze("event_id"),
 })
 PAGE_KPIS_SCHEMA = schema(PAGE_KPI_COLUMNS, {
     "bounce_rate": "bounces / entrances: visits landing here with a single page view",

@@ -24,7 +24,7 @@ from streaming.contract import (
     STANDARD_EVENT_TYPES,
     UUID_PATTERN,
 )
-from streaming.lake.modeling import FUNNEL_STEPS
+from streaming.lake.modeling import FUNNEL_STEPS, IDENTITY_SOURCES
 
 Timestamp = Annotated[pd.DatetimeTZDtype, "us", "UTC"]
 CLOCK_SKEW = pd.Timedelta(minutes=5)
@@ -192,6 +192,32 @@ class SilverSessions(DataFrameModel):
     @dataframe_check(name="converted exactly when the visit has a purchase")
     def converted_means_purchase(cls, frame: pd.DataFrame) -> pd.Series:
         return _null_or(frame["converted"] == frame["first_purchase_at"].notna(), frame["converted"])
+
+
+class SilverIdentities(DataFrameModel):
+    """A link between two ids of a person, as seen on one day."""
+
+    link_date: Series[Date]
+    anonymous_id: Series[str] = Field(str_length={"min_value": 1, "max_value": MAX_ID_LENGTH})
+    user_id: Series[str] = Field(str_length={"min_value": 1, "max_value": MAX_ID_LENGTH})
+    source: Series[str] = Field(isin=IDENTITY_SOURCES)
+    first_seen_at: Series[Timestamp]
+    last_seen_at: Series[Timestamp]
+    events: Series[pd.Int64Dtype] = Field(ge=1)
+
+    class Config:
+        strict = True
+        unique = ("anonymous_id", "user_id", "source")
+
+    @dataframe_check(name="last_seen_at >= first_seen_at")
+    def last_after_first(cls, frame: pd.DataFrame) -> pd.Series:
+        return _null_or(frame["last_seen_at"] >= frame["first_seen_at"],
+                        frame["last_seen_at"], frame["first_seen_at"])
+
+    @dataframe_check(name="link_date is the UTC date of first_seen_at")
+    def date_of_first(cls, frame: pd.DataFrame) -> pd.Series:
+        return _null_or(_utc_date(frame["first_seen_at"]) == frame["link_date"],
+                        frame["first_seen_at"], frame["link_date"])
 
 
 class GoldPageKpis(DataFrameModel):

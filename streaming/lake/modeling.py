@@ -25,6 +25,15 @@ PAGE_KPI_COLUMNS = (
     "event_date", "page_path", "views", "unique_visitors", "clicks", "entrances", "bounces",
     "bounce_rate",
 )
+IDENTITY_COLUMNS = (
+    "link_date", "anonymous_id", "user_id", "source", "first_seen_at", "last_seen_at", "events",
+)
+# How Segment's identity messages reach bronze (streaming/ingest/segment.py): as custom event
+# types, an alias's previous id in its properties.
+IDENTIFY_EVENT = "custom:identify"
+ALIAS_EVENT = "custom:alias"
+PREVIOUS_ID = "previousId"
+IDENTITY_SOURCES = ("identify", "alias", "event")
 FUNNEL_COLUMNS = (
     "event_date", "sessions", *(f"{step}_sessions" for step in FUNNEL_STEPS),
     "add_to_cart_rate", "checkout_rate", "purchase_rate", "conversion_rate", "revenue",
@@ -89,6 +98,30 @@ def sessionize(events: DataFrame) -> DataFrame:
         "utm_source", "utm_campaign", "referrer_host", "ua_device", "is_bot",
         *(f"first_{step}_at" for step in FUNNEL_STEPS),
     )
+
+
+def identity_links(events: DataFrame) -> DataFrame:
+    """Bronze events of one day -> one row per link between two ids of a person and the way
+    it was seen, with when it was first and last seen that day.
+
+    A link is an event that carries both an anonymous_id and a user_id (source `identify` for
+    a Segment identify, `event` for any other), or a Segment alias, which links its previous
+    id to the user id (`alias`; the previous id, an anonymous or an earlier user id, is kept
+    in `anonymous_id`). Erasure resolves a person through these links, so ids are kept
+    exactly as sent.
+    """
+    carried = events.filter(F.col("user_id").isNotNull()).select(
+        "anonymous_id", "user_id", "event_time",
+        F.when(F.col("event_type") == IDENTIFY_EVENT, "identify").otherwise("event")
+        .alias("source"))
+    previous = F.col("properties")[PREVIOUS_ID]
+    aliased = events.filter((F.col("event_type") == ALIAS_EVENT) & previous.isNotNull()
+                            & F.col("user_id").isNotNull()).select(
+        previous.alias("anonymous_id"), "user_id", "event_time", F.lit("alias").alias("source"))
+    links = carried.unionByName(aliased).groupBy("anonymous_id", "user_id", "source").agg(
+        F.min("event_time").alias("first_seen_at"), F.max("event_time").alias("last_seen_at"),
+        F.count(F.lit(1)).alias("events"))
+    return links.select(F.to_date("first_seen_at").alias("link_date"), *IDENTITY_COLUMNS[1:])
 
 
 def page_kpis(events: DataFrame, sessions: DataFrame) -> DataFrame:

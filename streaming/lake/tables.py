@@ -36,6 +36,8 @@ BRONZE = Table("bronze_events", "bronze/events", "event_date",
 QUARANTINE = Table("bronze_quarantine", "bronze/quarantine", "quarantine_date",
                    "event_id,reason,quarantined_at")
 SESSIONS = Table("silver_sessions", "silver/sessions", "session_date")
+IDENTITIES = Table("silver_identities", "silver/identities", "link_date")
 PAGE_KPIS = Table("gold_page_kpis", "gold/page_kpis", "event_date")
 FUNNEL = Table("gold_funnel", "gold/funnel", "event_date")
-TABLES = {table.name: table for table in (BRONZE, QUARANTINE, SESSIONS, PAGE_KPIS, FUNNEL)}
+TABLES = {table.name: table for table in (BRONZE, QUARANTINE, SESSIONS, IDENTITIES, PAGE_KPIS,
+                                          FUNNEL)}

@@ -19,6 +19,8 @@ from clickstream_assets.constants import BRONZE, GOLD, OWNER, SESSIONS, SILVER
 from clickstream_assets.lineage import (
     FUNNEL_LINEAGE,
     FUNNEL_SCHEMA,
+    IDENTITIES_LINEAGE,
+    IDENTITIES_SCHEMA,
     PAGE_KPIS_LINEAGE,
     PAGE_KPIS_SCHEMA,
     SESSIONS_LINEAGE,
@@ -27,7 +29,7 @@ from clickstream_assets.lineage import (
 from clickstream_assets.partitions import daily
 from clickstream_assets.resources import LakeResource, SparkResource
 from streaming.lake import tables
-from streaming.lake.modeling import funnel, page_kpis, sessionize
+from streaming.lake.modeling import funnel, identity_links, page_kpis, sessionize
 from streaming.lake.read import latest_version
 from streaming.lake.tables import Table
 
@@ -72,6 +74,24 @@ def silver_sessions(context: AssetExecutionContext, lake: LakeResource,
     events = spark_day(spark.session(), lake, tables.BRONZE, day)
     rows = replace_day(sessionize(events), lake, tables.SESSIONS, day)
     return _result(lake, tables.SESSIONS, rows)
+
+
+@asset(
+    deps=[BRONZE], partitions_def=daily, group_name=SILVER, owners=[OWNER],
+    kinds={"spark", "delta"}, pool=write_pool("silver_identities"),
+    description="Identity stitching: the links between an anonymous_id and a user_id seen in "
+                "bronze (an event carrying both, a Segment identify or alias), first and last "
+                "seen per day. Erasure requests resolve a person's ids through it.",
+    metadata={"dagster/column_schema": IDENTITIES_SCHEMA,
+              "dagster/column_lineage": IDENTITIES_LINEAGE,
+              "dagster/table_name": tables.IDENTITIES.qualified_name},
+)
+def silver_identities(context: AssetExecutionContext, lake: LakeResource,
+                      spark: SparkResource) -> MaterializeResult:
+    day = context.partition_key
+    events = spark_day(spark.session(), lake, tables.BRONZE, day)
+    rows = replace_day(identity_links(events), lake, tables.IDENTITIES, day)
+    return _result(lake, tables.IDENTITIES, rows)
 
 
 @asset(

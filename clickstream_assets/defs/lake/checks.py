@@ -10,10 +10,15 @@ from datetime import UTC, date, datetime, timedelta
 
 from dagster import AssetCheckExecutionContext, AssetCheckKey, Failure, multi_asset_check
 
-from clickstream_assets.constants import FUNNEL, GOLD, PAGE_KPIS, SESSIONS, SILVER
+from clickstream_assets.constants import FUNNEL, GOLD, IDENTITIES, PAGE_KPIS, SESSIONS, SILVER
 from clickstream_assets.defs.stream.checks import read_partition
 from clickstream_assets.partitions import daily
-from clickstream_assets.quality.rules import GoldFunnel, GoldPageKpis, SilverSessions
+from clickstream_assets.quality.rules import (
+    GoldFunnel,
+    GoldPageKpis,
+    SilverIdentities,
+    SilverSessions,
+)
 from clickstream_assets.quality.verdicts import (
     ERROR,
     WARN,
@@ -61,6 +66,10 @@ def chosen(context: AssetCheckExecutionContext, verdicts: list[Verdict]) -> list
         spec(SESSIONS, "no_personal_data", "Scans the day's stored strings for raw IP "
              "addresses, e-mail addresses and card numbers.", SILVER, KINDS,
              partitions_def=daily),
+        spec(IDENTITIES, "schema", "The day's identity links against the SilverIdentities "
+             "pandera model: ids present and within the contract's length, one row per link "
+             "and source, last seen >= first seen, link_date the day first seen.", SILVER,
+             KINDS, partitions_def=daily),
     ],
     name="silver_quality", compute_kind="pandera", can_subset=True,
     description="Quality of the silver partition just built; warns; writes a report page.",
@@ -68,10 +77,19 @@ def chosen(context: AssetCheckExecutionContext, verdicts: list[Verdict]) -> list
 def silver_quality(context: AssetCheckExecutionContext, lake: LakeResource, sql: SqlResource,
                    reports: ReportsResource):
     day = date.fromisoformat(context.partition_key)
-    sessions = arrow_day(lake, tables.SESSIONS, day)
     partition = f"session_date {day}"
-    verdicts = [schema_verdict(SESSIONS, SilverSessions, sessions, ["session_key"], WARN, partition),
-                pii_verdict(SESSIONS, sessions, "session_key", WARN, partition)]
+    selected = {key.asset_key for key in context.selected_asset_check_keys}
+    verdicts = []
+    if SESSIONS in selected:
+        sessions = arrow_day(lake, tables.SESSIONS, day)
+        verdicts += [schema_verdict(SESSIONS, SilverSessions, sessions, ["session_key"], WARN,
+                                    partition),
+                     pii_verdict(SESSIONS, sessions, "session_key", WARN, partition)]
+    if IDENTITIES in selected:
+        links = arrow_day(lake, tables.IDENTITIES, day)
+        verdicts.append(schema_verdict(IDENTITIES, SilverIdentities, links,
+                                       ["anonymous_id", "user_id", "source"], WARN,
+                                       f"link_date {day}"))
     yield from report(context, reports, f"silver-{day}", partition, chosen(context, verdicts),
                       day_scores(sql, day))
 

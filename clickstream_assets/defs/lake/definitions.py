@@ -2,7 +2,12 @@
 
 from dagster import Definitions
 
-from clickstream_assets.defs.lake.assets import gold_funnel, gold_page_kpis, silver_sessions
+from clickstream_assets.defs.lake.assets import (
+    gold_funnel,
+    gold_page_kpis,
+    silver_identities,
+    silver_sessions,
+)
 from clickstream_assets.defs.lake.checks import gold_quality, silver_quality
 from clickstream_assets.defs.lake.jobs import modeled_job, optimize_job, vacuum_job
 from clickstream_assets.defs.lake.maintenance import bronze_optimize, bronze_vacuum
@@ -10,7 +15,7 @@ from clickstream_assets.defs.lake.schedules import modeled_hourly_schedule, opti
 from clickstream_assets.defs.lake.sensors import late_data_sensor
 
 defs = Definitions(
-    assets=[silver_sessions, gold_page_kpis, gold_funnel, bronze_optimize, bronze_vacuum],
+    assets=[silver_sessions, silver_identities, gold_page_kpis, gold_funnel, bronze_optimize, bronze_vacuum],
     asset_checks=[silver_quality, gold_quality],
     jobs=[modeled_job, optimize_job, vacuum_job],
     sensors=[late_data_sensor],

@@ -28,6 +28,8 @@ from clickstream_assets.lineage import (
     BRONZE_SCHEMA,
     FUNNEL_LINEAGE,
     FUNNEL_SCHEMA,
+    IDENTITIES_LINEAGE,
+    IDENTITIES_SCHEMA,
     PAGE_KPIS_LINEAGE,
     PAGE_KPIS_SCHEMA,
     QUARANTINE_SCHEMA,
@@ -40,10 +42,10 @@ from streaming.lakesql.engine import ColumnDocs, EmbeddedEngine
 from streaming.lakesql.views import View, load_views
 
 SCHEMAS = {"bronze_events": BRONZE_SCHEMA, "bronze_quarantine": QUARANTINE_SCHEMA,
-           "silver_sessions": SESSIONS_SCHEMA, "gold_page_kpis": PAGE_KPIS_SCHEMA,
-           "gold_funnel": FUNNEL_SCHEMA}
-LINEAGE = {"silver_sessions": SESSIONS_LINEAGE, "gold_page_kpis": PAGE_KPIS_LINEAGE,
-           "gold_funnel": FUNNEL_LINEAGE}
+           "silver_sessions": SESSIONS_SCHEMA, "silver_identities": IDENTITIES_SCHEMA,
+           "gold_page_kpis": PAGE_KPIS_SCHEMA, "gold_funnel": FUNNEL_SCHEMA}
+LINEAGE = {"silver_sessions": SESSIONS_LINEAGE, "silver_identities": IDENTITIES_LINEAGE,
+           "gold_page_kpis": PAGE_KPIS_LINEAGE, "gold_funnel": FUNNEL_LINEAGE}
 VIEWS = load_views()
 VIEW_KEYS = {view.name: view_key(view.name) for view in VIEWS}
 
