@@ -1,8 +1,10 @@
-"""Command line of the project: `clickstream demo | job | gateway | stack | sql | faults | restore`."""
+"""Command line of the project: `clickstream demo | job | gateway | stack | sql | faults | restore |
+forget | export-subject`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
@@ -124,6 +126,48 @@ def _restore(args: argparse.Namespace) -> int:
     return restore_main(load_settings(), args)
 
 
+def _subject(args: argparse.Namespace):
+    from streaming.lake.erasure import Subject
+
+    return Subject(user_id=args.user_id, anonymous_id=args.anonymous_id)
+
+
+def _forget(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from streaming.lake.erasure import forget
+
+    settings = load_settings()
+
+    def rebuild_gold(days):
+        """Spark starts only when there are gold days to rebuild."""
+        from streaming.lake.rebuild import rebuild_gold
+        from streaming.stream.spark import build_spark
+
+        return rebuild_gold(build_spark(settings, "clickstream-forget"), settings, days)
+
+    outcome = forget(settings, _subject(args), args.requested_by, rebuild_gold)
+    print(json.dumps(asdict(outcome), indent=2, sort_keys=True))
+    return 0
+
+
+def _export_subject(args: argparse.Namespace) -> int:
+    from contextlib import nullcontext
+
+    from streaming.lake.export import subject_lines
+
+    with open(args.output, "w") if args.output else nullcontext(sys.stdout) as out:
+        for line in subject_lines(load_settings(), _subject(args)):
+            out.write(line + "\n")
+    return 0
+
+
+def _add_subject(parser: argparse.ArgumentParser) -> None:
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user-id", help="the person's user id")
+    who.add_argument("--anonymous-id", help="the person's anonymous (device) id")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clickstream", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -184,6 +228,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="list the table's recent versions instead of restoring")
     restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     restore.set_defaults(func=_restore)
+    forget = sub.add_parser("forget", help="erase a person from every table (privacy request): "
+                                           "their ids resolved through identity links, rows "
+                                           "deleted, gold rebuilt, files purged, verified")
+    _add_subject(forget)
+    forget.add_argument("--requested-by", required=True,
+                        help="who asked (recorded in the audit trail), e.g. a ticket or e-mail")
+    forget.set_defaults(func=_forget)
+    export = sub.add_parser("export-subject", help="every stored row about a person, as JSON "
+                                                   "Lines, with the identity links between "
+                                                   "their ids")
+    _add_subject(export)
+    export.add_argument("--output", help="file to write (standard output when not given)")
+    export.set_defaults(func=_export_subject)
     return parser
 
 

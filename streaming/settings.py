@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 DEV_SALT = "embedded-dev-salt-change-me"
+DEV_SUBJECT_SALT = "embedded-dev-subject-salt-change-me"
 # The embedded stack's one site and its write key: the demo traffic and the shop page send it,
 # so `./clickstream demo` needs no configuration. AWS mode has no default key.
 DEV_SITE = "demo"
@@ -51,6 +52,10 @@ class Settings:
     gateway_host: str = setting("CLICKSTREAM_GATEWAY_HOST", "127.0.0.1")
     gateway_port: int = setting("CLICKSTREAM_GATEWAY_PORT", 8080)
     ip_hash_salt: str = setting("CLICKSTREAM_IP_HASH_SALT", DEV_SALT)
+    # Hashes the ids of erased people in the suppression list and the audit trail
+    # (streaming/lake/suppression.py); a salt of its own, so rotating the IP salt does not
+    # forget who asked to be forgotten.
+    subject_hash_salt: str = setting("CLICKSTREAM_SUBJECT_HASH_SALT", DEV_SUBJECT_SALT)
     spark_master: str = setting("CLICKSTREAM_SPARK_MASTER", "local[2]")
     dedup_window: str = setting("CLICKSTREAM_DEDUP_WINDOW", "10 minutes")
     max_records_per_shard: int = setting("CLICKSTREAM_MAX_RECORDS_PER_SHARD", 10000)
@@ -135,6 +140,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "region": region or "us-east-1",
         "kinesis_endpoint_url": DEV_KINESIS_ENDPOINT if embedded else None,
         "ip_hash_salt": DEV_SALT if embedded else "",
+        "subject_hash_salt": DEV_SUBJECT_SALT if embedded else "",
         "write_keys": f"{DEV_SITE}:{DEV_WRITE_KEY}" if dev_keys else "",
         "allowed_origins": DEV_ALLOWED_ORIGINS if embedded else "",
         "rate_limit_burst": int(float(values.get("rate_limit_rps", 2000.0)) * 2),

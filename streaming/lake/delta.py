@@ -160,6 +160,11 @@ class DeltaTarget:
             enforce_retention_duration=retention_hours >= DEFAULT_RETENTION_HOURS,
             commit_properties=commit_properties())
 
+    def delete(self, predicate: str) -> dict:
+        """Deletes the rows `predicate` (delta-rs SQL) matches, rewriting only the files that
+        hold them; a predicate that matches nothing commits nothing."""
+        return self.existing().delete(predicate, commit_properties=commit_properties())
+
     def restore(self, version: int) -> dict:
         """Makes `version`'s content the current one again, as a new commit."""
         return restore_table(self.uri, version, self.storage)

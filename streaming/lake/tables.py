@@ -39,5 +39,11 @@ SESSIONS = Table("silver_sessions", "silver/sessions", "session_date")
 IDENTITIES = Table("silver_identities", "silver/identities", "link_date")
 PAGE_KPIS = Table("gold_page_kpis", "gold/page_kpis", "event_date")
 FUNNEL = Table("gold_funnel", "gold/funnel", "event_date")
+# Privacy requests (streaming/lake/erasure.py): the append-only audit trail of erasures and
+# the suppression list of erased ids' salted hashes, which the stream job drops events by.
+REQUESTS = Table("privacy_requests", "privacy/requests", "recorded_date",
+                 "request_id,subject_hash,step,recorded_at")
+SUPPRESSED = Table("privacy_suppressed", "privacy/suppressed", "added_date",
+                   "id_hash,request_id,added_at")
 TABLES = {table.name: table for table in (BRONZE, QUARANTINE, SESSIONS, IDENTITIES, PAGE_KPIS,
                                           FUNNEL)}

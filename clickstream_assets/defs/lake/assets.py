@@ -13,7 +13,6 @@ were not one: two runs starting together could both claim a pool's only slot.)
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
 from clickstream_assets.constants import BRONZE, GOLD, OWNER, SESSIONS, SILVER
 from clickstream_assets.lineage import (
@@ -28,7 +27,7 @@ from clickstream_assets.lineage import (
 )
 from clickstream_assets.partitions import daily
 from clickstream_assets.resources import LakeResource, SparkResource
-from streaming.lake import tables
+from streaming.lake import rebuild, tables
 from streaming.lake.modeling import funnel, identity_links, page_kpis, sessionize
 from streaming.lake.read import latest_version
 from streaming.lake.tables import Table
@@ -36,19 +35,12 @@ from streaming.lake.tables import Table
 
 def spark_day(spark: SparkSession, lake: LakeResource, table: Table, day: str) -> DataFrame:
     """One day's partition of `table`, in Spark."""
-    uri = lake.uri(table)
-    if latest_version(uri) < 0:
-        raise FileNotFoundError(f"no Delta table at {uri} yet: has the stream job written?")
-    return (spark.read.format("delta").load(uri)
-            .filter(F.col(table.partition) == F.lit(day).cast("date")))
+    return rebuild.spark_day(spark, lake.uri(table), table, day)
 
 
 def replace_day(frame: DataFrame, lake: LakeResource, table: Table, day: str) -> int:
-    """Overwrites one day's partition with `frame`; the row count comes back as metadata.
-    The day's rows come to the driver as Arrow (a day of sessions or KPIs, not of events)."""
-    rows = frame.toArrow()
-    lake.target(table).replace_partition(rows, day)
-    return rows.num_rows
+    """Overwrites one day's partition; the row count comes back as metadata."""
+    return rebuild.replace_day(frame, lake.config.settings(), table, day)
 
 
 def _result(lake: LakeResource, table: Table, rows: int) -> MaterializeResult:

@@ -1,0 +1,221 @@
+"""`clickstream forget`: erase a person from the lake, and keep them erased.
+
+A request names one id (`--user-id` or `--anonymous-id`). In order:
+
+1. The request is recorded in the audit trail (streaming/lake/audit.py), or, when the same
+   person has a request that never completed (a crash, a failed verification), that one is
+   resumed: re-running a request finishes it.
+2. The person's ids are resolved through identity links: silver_identities and the bronze
+   events that carry both ids, followed until no new id appears.
+3. Their hashes go on the suppression list first, so the stream job stops writing their
+   events before their rows are deleted.
+4. Their rows are deleted from bronze, quarantine and silver sessions through the lake's one
+   commit path (delta-rs `DELETE`, which rewrites only the files holding them); the gold
+   days whose numbers counted them are rebuilt; their identity links go last, so a re-run
+   after a crash still resolves the same ids.
+5. The files that held the rows are purged: VACUUM with retention 0 of every table touched.
+   delta-rs cannot vacuum a chosen list of files (`vacuum` takes a retention, `full` and
+   `keep_versions`, no paths), so this purges every file any commit has removed. It is the
+   non-`full` VACUUM: it deletes only files the log says were removed, never files no commit
+   references yet, which is what a concurrent append has written but not committed, so it
+   stays safe beside the running stream. The cost: time travel to versions before the
+   erasure ends for these tables (their files are gone), which is the point for the rows
+   of the person and a loss for restore of everything else.
+6. Every version of every table still in the history is read back: the request completes
+   only when none holds a row of the person (`subject.scan_versions`).
+
+Ids are matched exactly, by column (`streaming.lake.subject`). "Now" is a parameter.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import pyarrow.compute as pc
+
+from streaming.lake import audit, suppression, tables
+from streaming.lake.audit import AuditTrail, Request, Step
+from streaming.lake.delta import storage_options, target
+from streaming.lake.subject import (
+    ID_FIELDS,
+    PERSONAL_TABLES,
+    POSITION,
+    VersionScan,
+    id_predicate,
+    position_predicate,
+    rows_of,
+    scan_versions,
+)
+from streaming.lake.tables import Table
+from streaming.settings import Settings
+
+GOLD_TABLES = (tables.PAGE_KPIS, tables.FUNNEL)
+# Deleted in this order; identity links last (see step 4 above).
+DELETE_ORDER = (tables.BRONZE, tables.QUARANTINE, tables.SESSIONS)
+# The tables whose deleted rows set the gold days to rebuild.
+COUNTED_IN_GOLD = (tables.BRONZE.name, tables.SESSIONS.name)
+
+RebuildGold = Callable[[list[date]], dict[str, int]]
+
+
+class ErasureIncomplete(RuntimeError):
+    """Rows of the person are still readable; the request stays open for a re-run."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who is to be forgotten: exactly one of the two ids."""
+
+    user_id: str | None = None
+    anonymous_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.user_id is None) == (self.anonymous_id is None) or not (self.id or "").strip():
+            raise ValueError("give exactly one id, --user-id or --anonymous-id, not blank")
+
+    @property
+    def id(self) -> str:
+        return self.user_id if self.user_id is not None else self.anonymous_id or ""
+
+
+@dataclass
+class Outcome:
+    request_id: str
+    resumed: bool
+    ids_resolved: int
+    rows_removed: dict[str, int] = field(default_factory=dict)
+    gold_rebuilt: list[str] = field(default_factory=list)
+    files_purged: dict[str, int] = field(default_factory=dict)
+    verification: dict[str, dict] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def verified(self) -> bool:
+        return all(v["rows"] == 0 for v in self.verification.values())
+
+
+def resolve(settings: Settings, ids: set[str]) -> set[str]:
+    """`ids` and every id linked to them, directly or through other ids: identity links
+    (silver_identities) and bronze events carrying both ids (days not yet modeled)."""
+    found, frontier = set(ids), set(ids)
+    while frontier:
+        linked: set[str] = set()
+        for table in (tables.IDENTITIES, tables.BRONZE):
+            opened = target(settings, table).open()
+            if opened is None:
+                continue
+            rows = rows_of(opened.to_pyarrow_dataset(), table, frontier, list(ID_FIELDS))
+            for column in ID_FIELDS:
+                linked |= {v for v in pc.unique(rows[column]).to_pylist() if v is not None}
+        frontier = linked - found
+        found |= frontier
+    return found
+
+
+def delete_rows(settings: Settings, table: Table, ids: set[str]) -> Step:
+    """Deletes the person's rows from `table`; the step says how many, the table version
+    after, and the partitions (days) they were in."""
+    writer = target(settings, table)
+    opened = writer.open()
+    if opened is None:
+        return Step(audit.DELETED, table.name, None, 0, [])
+    quarantine = table is tables.QUARANTINE
+    rows = rows_of(opened.to_pyarrow_dataset(), table, ids,
+                   [*(POSITION if quarantine else ()), table.partition])
+    predicate = None
+    if rows.num_rows:
+        predicate = position_predicate(rows) if quarantine else id_predicate(ids)
+    days = sorted({str(day) for day in pc.unique(rows[table.partition]).to_pylist()})
+    removed = writer.delete(predicate)["num_deleted_rows"] if predicate else 0
+    return Step(audit.DELETED, table.name, writer.existing().version(), removed, days)
+
+
+def purge(settings: Settings, table: Table) -> Step:
+    """VACUUM with retention 0: the files removed by any commit, the erasure's included."""
+    writer = target(settings, table)
+    if writer.open() is None:
+        return Step(audit.PURGED, table.name, None, files_purged=0)
+    files = writer.vacuum(0)
+    return Step(audit.PURGED, table.name, writer.existing().version(), files_purged=len(files))
+
+
+def verify(settings: Settings, hashes: frozenset[str], salt: str) -> dict[str, VersionScan]:
+    """Every version of every table that holds people's rows, searched by the ids' hashes."""
+    def match(value: str) -> bool:
+        return suppression.subject_hash(value, salt) in hashes
+
+    return {table.name: scan_versions(table.uri(settings), table, match,
+                                      storage_options(settings))
+            for table in PERSONAL_TABLES}
+
+
+def _days_deleted(steps: list[dict]) -> set[str]:
+    return {day for step in steps if step["step"] == audit.DELETED
+            and step["table_name"] in COUNTED_IN_GOLD for day in step["partitions"] or []}
+
+
+def forget(settings: Settings, subject: Subject, requested_by: str, rebuild_gold: RebuildGold,
+           now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Outcome:
+    """Erases `subject` (steps in the module docstring); raises ErasureIncomplete when a
+    version still returns a row of theirs."""
+    salt = suppression.subject_salt(settings)
+    trail: AuditTrail = audit.audit_trail(settings)
+    subject_hash = suppression.subject_hash(subject.id, salt)
+    request = trail.open_request(subject_hash)
+    resumed = request is not None
+    if request is None:
+        requested_at = now()
+        request = Request(str(uuid.uuid5(uuid.NAMESPACE_URL, f"{subject_hash}|{requested_at}")),
+                          subject_hash, requested_by, requested_at)
+        trail.record(request, Step(audit.REQUESTED), requested_at)
+    clock = time.perf_counter()
+
+    def timed(phase: str) -> None:
+        nonlocal clock
+        outcome.seconds[phase] = round(time.perf_counter() - clock, 3)
+        clock = time.perf_counter()
+
+    ids = resolve(settings, {subject.id})
+    outcome = Outcome(request.request_id, resumed, len(ids))
+    list_target = suppression.suppression_target(settings)
+    suppression.add(list_target, {suppression.subject_hash(i, salt) for i in ids},
+                    request.request_id, now())
+    timed("resolve")
+    for table in DELETE_ORDER:
+        step = delete_rows(settings, table, ids)
+        trail.record(request, step, now())
+        outcome.rows_removed[table.name] = step.rows_removed or 0
+    timed("delete")
+    days = sorted(_days_deleted(trail.steps(request.request_id)))
+    if days:
+        for name, version in rebuild_gold([date.fromisoformat(d) for d in days]).items():
+            trail.record(request, Step(audit.REBUILT, name, version, partitions=days), now())
+        outcome.gold_rebuilt = days
+    timed("rebuild_gold")
+    step = delete_rows(settings, tables.IDENTITIES, ids)
+    trail.record(request, step, now())
+    outcome.rows_removed[tables.IDENTITIES.name] = step.rows_removed or 0
+    timed("delete")
+    for table in (*PERSONAL_TABLES, *(GOLD_TABLES if days else ())):
+        step = purge(settings, table)
+        trail.record(request, step, now())
+        outcome.files_purged[table.name] = step.files_purged or 0
+    timed("purge")
+    hashes = suppression.request_hashes(list_target, request.request_id) | {subject_hash}
+    outcome.verification = {name: {"rows": scan.rows, "versions": scan.versions,
+                                    "unreadable_versions": len(scan.unreadable)}
+                            for name, scan in verify(settings, hashes, salt).items()}
+    timed("verify")
+    trail.record(request, Step(audit.COMPLETED if outcome.verified else audit.VERIFICATION_FAILED,
+                               verified=outcome.verified,
+                               detail=json.dumps(outcome.verification, sort_keys=True)), now())
+    if not outcome.verified:
+        raise ErasureIncomplete(f"request {request.request_id}: rows of the person are still "
+                                f"readable ({outcome.verification}); run it again")
+    return outcome
+

@@ -1,0 +1,78 @@
+"""The suppression list: salted hashes of the ids of people whose data was erased.
+
+An erasure deletes what is stored; events of the person still in the stream, or sent later,
+would bring the data back. The stream job drops every event whose anonymous_id or user_id
+hashes into this list (`streaming.stream.transforms.suppressed`). Only hashes are kept: the
+list must not itself be a list of the people who asked to be forgotten.
+
+The hash is SHA-256 of the salt, a separator and the id: Spark computes the same with its
+built-in `sha2`, so the stream job checks each event without a Python UDF.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from streaming.lake import tables
+from streaming.lake.delta import DeltaTarget, target
+from streaming.settings import Settings
+
+SEPARATOR = "\x1f"
+SCHEMA = pa.schema([("id_hash", pa.string()), ("request_id", pa.string()),
+                    ("added_at", pa.timestamp("us", tz="UTC")), ("added_date", pa.date32())])
+
+
+def subject_salt(settings: Settings) -> str:
+    """The salt, which an erasure cannot do without: unsalted, the hashes could be reversed by
+    hashing candidate ids."""
+    if not settings.subject_hash_salt:
+        raise ValueError("no subject hash salt: set CLICKSTREAM_SUBJECT_HASH_SALT (a secret, "
+                         "the same for the stream job and every erasure)")
+    return settings.subject_hash_salt
+
+
+def subject_hash(value: str, salt: str) -> str:
+    return hashlib.sha256(f"{salt}{SEPARATOR}{value}".encode()).hexdigest()
+
+
+def suppression_target(settings: Settings) -> DeltaTarget:
+    return target(settings, tables.SUPPRESSED)
+
+
+def suppressed(list_target: DeltaTarget) -> frozenset[str]:
+    """The hashes on the list (none before the first erasure); read incrementally, as the
+    stream job reads it before each micro-batch."""
+    table = list_target.current()
+    if table is None:
+        return frozenset()
+    return frozenset(table.to_pyarrow_dataset().to_table(columns=["id_hash"])["id_hash"]
+                     .to_pylist())
+
+
+def request_hashes(list_target: DeltaTarget, request_id: str) -> frozenset[str]:
+    """The hashes an erasure request put on the list: the ids it resolved the person to."""
+    table = list_target.open()
+    if table is None:
+        return frozenset()
+    rows = table.to_pyarrow_dataset().to_table(columns=["id_hash", "request_id"])
+    return frozenset(rows.filter(pc.equal(rows["request_id"], request_id))["id_hash"]
+                     .to_pylist())
+
+
+def add(list_target: DeltaTarget, hashes: set[str], request_id: str, now: datetime) -> int:
+    """Puts `hashes` on the list for `request_id`, those not on it already; returns how many
+    were added. Idempotent per request: a re-run appends as the request's next transaction."""
+    new = sorted(hashes - suppressed(list_target))
+    if not new:
+        return 0
+    list_target.ensure(SCHEMA)
+    done = len(request_hashes(list_target, request_id))
+    rows = pa.table({"id_hash": new, "request_id": [request_id] * len(new),
+                     "added_at": [now] * len(new), "added_date": [now.date()] * len(new)},
+                    schema=SCHEMA)
+    list_target.append(rows, f"privacy-suppression-{request_id}", done)
+    return len(new)
