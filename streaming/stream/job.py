@@ -26,10 +26,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
 from streaming.lake.delta import bronze_target, quarantine_target
+from streaming.lake.suppression import suppressed as suppressed_hashes
+from streaming.lake.suppression import suppression_target
 from streaming.settings import VARIABLES, Settings, load_settings
 from streaming.stream.dedup import RecentKeys, rebuild, window_seconds
 from streaming.stream.source import SCHEMA as SOURCE_SCHEMA
@@ -42,7 +45,7 @@ from streaming.stream.status import (
     checkpoint_lock,
     write_status,
 )
-from streaming.stream.transforms import parse_records, sink_rows, unnest
+from streaming.stream.transforms import parse_records, sink_rows, suppressed, unnest
 
 log = logging.getLogger("streaming.stream.job")
 QUERY_NAME = "bronze_events"
@@ -100,6 +103,8 @@ class BatchWriter:
         self.bronze = bronze_target(settings)
         self.quarantine = quarantine_target(settings)
         self.recent: RecentKeys | None = None
+        self.suppression = suppression_target(settings)
+        self.suppressed_events = 0
 
     def _app_id(self, spark: SparkSession) -> str:
         """The query id from the checkpoint: stable across restarts, new for a new checkpoint."""
@@ -116,7 +121,14 @@ class BatchWriter:
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         app_id = self._app_id(batch.sparkSession)
-        rows = sink_rows(batch).toArrow()
+        drop = suppressed(suppressed_hashes(self.suppression), self.settings.subject_hash_salt)
+        rows = sink_rows(batch, drop).toArrow()
+        dropped = pc.sum(rows["suppressed"]).as_py() or 0
+        if dropped:
+            self.suppressed_events += dropped
+            log.info("batch %s: %s events of erased people dropped", batch_id, dropped)
+            write_status(self.settings.state_dir / STATUS_FILE,
+                         suppressed_events=self.suppressed_events)
         rows = rows.filter(self._recent().admit(rows.column("dedup_key"), self.clock()))
         self.bronze.append(unnest(rows, "bronze"), app_id, batch_id)
         self.quarantine.append(unnest(rows, "quarantine"), app_id, batch_id)

@@ -33,6 +33,7 @@ from streaming.contract import (
     STANDARD_EVENT_TYPES,
     UUID_PATTERN,
 )
+from streaming.lake.suppression import SEPARATOR
 from streaming.records import AGGREGATE_EVENTS, AGGREGATE_MARKER, AGGREGATE_VERSION
 
 CORRUPT_COLUMN = "_corrupt_record"
@@ -221,15 +222,33 @@ def _quarantine_columns() -> list[Column]:
     ]
 
 
-def sink_rows(batch: DataFrame) -> DataFrame:
+def suppressed(hashes: frozenset[str], salt: str) -> Column:
+    """True for an event of an erased person: its anonymous_id or user_id hashes into the
+    suppression list (streaming/lake/suppression.py, the same salted SHA-256 in Spark's own
+    `sha2`). Such an event is stored nowhere, valid or not."""
+    if not hashes:
+        return F.lit(False)
+    listed = sorted(hashes)
+
+    def listed_id(name: str) -> Column:
+        return F.coalesce(F.sha2(F.concat(F.lit(salt + SEPARATOR), F.col(name)), 256)
+                          .isin(listed), F.lit(False))
+
+    return listed_id("anonymous_id") | listed_id("user_id")
+
+
+def sink_rows(batch: DataFrame, suppress: Column | None = None) -> DataFrame:
     """Each record's bronze row or its quarantine row, as two struct columns (the other one
-    null), and its dedup key (streaming/stream/dedup.py): one Spark action fetches a
-    micro-batch for both tables, where persisting the batch and fetching each table's rows
-    cost two more (~100 ms a 2,000-row batch here)."""
+    null), whether it was `suppress`ed (both null), and its dedup key
+    (streaming/stream/dedup.py): one Spark action fetches a micro-batch for both tables, where
+    persisting the batch and fetching each table's rows cost two more (~100 ms a 2,000-row
+    batch here)."""
+    dropped = F.lit(False) if suppress is None else suppress
     bad = F.col("quarantine_reason").isNotNull()
     return with_dedup_key(batch).select(
-        F.when(~bad, _nullable_struct(batch, BRONZE_COLUMNS)).alias("bronze"),
-        F.when(bad, _nullable_struct(batch, _quarantine_columns())).alias("quarantine"),
+        F.when(~bad & ~dropped, _nullable_struct(batch, BRONZE_COLUMNS)).alias("bronze"),
+        F.when(bad & ~dropped, _nullable_struct(batch, _quarantine_columns())).alias("quarantine"),
+        dropped.alias("suppressed"),
         F.col("dedup_key"))
 
 

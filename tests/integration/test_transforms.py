@@ -10,12 +10,14 @@ import pytest
 from pyspark.sql import functions as F
 
 from streaming.lake import tables
+from streaming.lake.suppression import subject_hash
 from streaming.records import aggregate
 from streaming.stream.transforms import (
     BRONZE_COLUMNS,
     QUARANTINE_COLUMNS,
     parse_records,
     sink_rows,
+    suppressed,
     unnest,
 )
 
@@ -199,3 +201,22 @@ def test_a_replayed_batch_that_delta_already_holds_is_skipped_not_waited_on(spar
     assert not replay.is_alive(), "the replayed batch is waited on forever"
     assert read_columns(tables.BRONZE.uri(settings), ["event_id"]).num_rows == 4
     assert read_columns(tables.QUARANTINE.uri(settings), ["reason"]).num_rows == 2
+
+
+def test_events_of_erased_people_are_dropped_and_counted(spark):
+    """Hashes on the suppression list drop the events of their ids, valid or quarantined;
+    an id the erased one is a prefix of, or that names it in a property, is kept."""
+    salt = "test-salt"
+    erased = record(anonymous_id="anon-1")
+    identified = record(anonymous_id="anon-9", user_id="u-1")
+    broken = record(anonymous_id="anon-1", event_type="teleport")
+    prefix = record(anonymous_id="anon-10", user_id="u-10", properties={"note": "anon-1"})
+    batch = parsed(spark, [orjson.dumps(r) for r in (erased, identified, broken, prefix)])
+    rows = sink_rows(batch, suppressed(frozenset({subject_hash("anon-1", salt),
+                                                  subject_hash("u-1", salt)}), salt)).toArrow()
+    [kept] = unnest(rows, "bronze").to_pylist()
+    assert kept["event_id"] == prefix["event_id"]
+    assert unnest(rows, "quarantine").num_rows == 0
+    assert rows["suppressed"].to_pylist() == [True, True, True, False]
+    nothing = sink_rows(batch, suppressed(frozenset(), salt)).toArrow()
+    assert unnest(nothing, "bronze").num_rows == 3 and unnest(nothing, "quarantine").num_rows == 1
