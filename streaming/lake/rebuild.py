@@ -2,8 +2,9 @@
 
 Each rebuild replaces exactly its day, committed through the lake's one commit path
 (delta-rs, streaming/lake/delta.py: a partition replacement, safe beside other writers), so
-running it again is idempotent and leaves the other days untouched. The Dagster assets build days with it, and an erasure
-rebuilds the gold days whose numbers counted the person once their rows are gone.
+running it again is idempotent and leaves the other days untouched. The Dagster assets
+build days with it, and an erasure rebuilds the gold days whose numbers counted the person
+once their rows are gone.
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ def silver_sessions(context: AssetExecutionContext, lake: LakeResource,
 
 @asset(
     deps=[BRONZE], partitions_def=daily, group_name=SILVER, owners=[OWNER],
-    kinds={"spark", "delta"}, pool=write_pool("silver_identities"),
+    kinds={"spark", "delta"},
     description="Identity stitching: the links between an anonymous_id and a user_id seen in "
                 "bronze (an event carrying both, a Segment identify or alias), first and last "
                 "seen per day. Erasure requests resolve a person's ids through it.",
