@@ -48,6 +48,9 @@ class Settings:
     shard_count: int = setting("CLICKSTREAM_SHARD_COUNT", 2)
     region: str = setting("AWS_REGION", "us-east-1")
     kinesis_endpoint_url: str | None = setting("CLICKSTREAM_KINESIS_ENDPOINT", DEV_KINESIS_ENDPOINT)
+    # An S3-compatible endpoint (MinIO, a loopback server); AWS mode also takes it from the
+    # AWS SDKs' own variables, AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL, which boto3 and pyarrow
+    # read by themselves but delta-rs's and Hadoop's S3 clients do not.
     s3_endpoint_url: str | None = setting("CLICKSTREAM_S3_ENDPOINT")
     gateway_host: str = setting("CLICKSTREAM_GATEWAY_HOST", "127.0.0.1")
     gateway_port: int = setting("CLICKSTREAM_GATEWAY_PORT", 8080)
@@ -115,6 +118,15 @@ VARIABLES = {item.name: item.metadata["env"] for item in fields(Settings)}
 PARSERS = {"int": int, "float": float, "Path": lambda text: Path(text).resolve()}
 
 
+def sdk_endpoint(environ: Mapping[str, str], service: str) -> str | None:
+    """The endpoint the AWS SDKs' shared configuration names for `service` (its
+    AWS_ENDPOINT_URL_<SERVICE>, else the global AWS_ENDPOINT_URL), or None for AWS's own."""
+    for variable in (f"AWS_ENDPOINT_URL_{service}", "AWS_ENDPOINT_URL"):
+        if value := environ.get(variable, "").strip():
+            return value
+    return None
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Reads the CLICKSTREAM_* variables (`os.environ` unless given); anything unset gets its
     default, which for some settings depends on the mode or on another setting."""
@@ -139,6 +151,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         # Embedded mode's endpoints are on loopback and ignore the region.
         "region": region or "us-east-1",
         "kinesis_endpoint_url": DEV_KINESIS_ENDPOINT if embedded else None,
+        "s3_endpoint_url": None if embedded else sdk_endpoint(environ, "S3"),
         "ip_hash_salt": DEV_SALT if embedded else "",
         "subject_hash_salt": DEV_SUBJECT_SALT if embedded else "",
         "write_keys": f"{DEV_SITE}:{DEV_WRITE_KEY}" if dev_keys else "",

@@ -50,11 +50,12 @@ class TableMissing(RuntimeError):
     """The table has not been written yet."""
 
 
-def storage_options(settings: Settings) -> dict[str, str] | None:
-    """How delta-rs reaches the lake: nothing for a local folder; for `s3://` the region and,
-    for an S3-compatible server (MinIO, moto), its endpoint. Credentials come from the usual
-    AWS chain (environment, the Glue job's or the task's role)."""
-    if not settings.lake_uri.startswith(("s3://", "s3a://")):
+def storage_options(settings: Settings, uri: str | None = None) -> dict[str, str] | None:
+    """How delta-rs reaches `uri` (by default the lake): nothing for a local folder; for
+    `s3://` the region and, for an S3-compatible server (MinIO, moto), its endpoint, which
+    delta-rs would not take from AWS_ENDPOINT_URL_S3 (nor over http without AWS_ALLOW_HTTP).
+    Credentials come from the usual AWS chain (environment, the Glue job's or the task's role)."""
+    if not (uri or settings.lake_uri).startswith(("s3://", "s3a://")):
         return None
     options = {"AWS_REGION": settings.region}
     if settings.s3_endpoint_url:

@@ -19,10 +19,23 @@ from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 from pyarrow import fs
 
+from streaming.lake.delta import storage_options
+from streaming.settings import load_settings
 
-def open_table(uri: str) -> DeltaTable | None:
+
+def table_storage(uri: str) -> dict[str, str] | None:
+    """delta-rs's options for the table at `uri`, from this process's settings: a reader is
+    given only the table's URI, and the lake's S3 endpoint and region must reach it as they
+    reach the writers (`streaming.lake.delta.storage_options`)."""
+    if not uri.startswith(("s3://", "s3a://")):
+        return None
+    return storage_options(load_settings(), uri)
+
+
+def open_table(uri: str, version: int | None = None) -> DeltaTable | None:
+    """The table at `uri` (at `version`, else its latest), or None when none is there."""
     try:
-        return DeltaTable(uri)
+        return DeltaTable(uri, version=version, storage_options=table_storage(uri))
     except TableNotFoundError:
         return None
 

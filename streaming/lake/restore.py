@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
-from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 
 from streaming.lake import tables
@@ -73,7 +72,7 @@ def history(uri: str, limit: int | None = None) -> list[Version]:
 
 
 def rows_at(uri: str, version: int) -> int:
-    return DeltaTable(uri, version=version).count()
+    return open_table(uri, version).count()
 
 
 def parse_time(text: str) -> datetime:

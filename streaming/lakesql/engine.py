@@ -23,8 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
 
+from streaming.lake.read import open_table
 from streaming.lakesql.catalog import (
     Catalog,
     Column,
@@ -114,9 +114,8 @@ class EmbeddedEngine:
         self._con.close()
 
     def _register(self, name: str, location: str) -> None:
-        try:
-            table = DeltaTable(location)
-        except TableNotFoundError:
+        table = open_table(location)
+        if table is None:
             self.unavailable[name] = f"the catalog lists {name}, but there is no Delta table at {location}"
             return
         dataset = delta_dataset(table)

@@ -62,3 +62,34 @@ def test_glue_arguments_become_the_jobs_settings_region_included(monkeypatch):
     assert rest == ["--JOB_ID", "j_1", "--trigger", "available-now"]
     settings = load_settings()
     assert (settings.mode, settings.region, settings.lake_uri) == ("aws", "eu-central-1", "s3://lake")
+
+
+def test_aws_mode_takes_the_s3_endpoint_from_the_aws_sdk_variables():
+    """boto3 and pyarrow read AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL themselves; delta-rs's
+    and Hadoop's S3 clients get it from the settings."""
+    aws = {"CLICKSTREAM_MODE": "aws", "AWS_REGION": "eu-central-1"}
+    assert load_settings(aws).s3_endpoint_url is None  # AWS's own S3
+    assert load_settings({**aws, "AWS_ENDPOINT_URL": "http://127.0.0.1:1"}).s3_endpoint_url \
+        == "http://127.0.0.1:1"
+    assert load_settings({**aws, "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+                          "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:2"}).s3_endpoint_url \
+        == "http://127.0.0.1:2"
+    assert load_settings({**aws, "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:2",
+                          "CLICKSTREAM_S3_ENDPOINT": "http://127.0.0.1:3"}).s3_endpoint_url \
+        == "http://127.0.0.1:3"
+    # The embedded lake is a folder: no S3 endpoint, whatever the shell holds.
+    assert load_settings({"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:2"}).s3_endpoint_url is None
+
+
+def test_lake_readers_reach_the_configured_s3_endpoint(monkeypatch):
+    """A reader is given a table's URI only; delta-rs must still get the endpoint and plain
+    http, which it would not take from AWS_ENDPOINT_URL_S3 itself."""
+    from streaming.lake.read import table_storage
+
+    monkeypatch.setenv("CLICKSTREAM_MODE", "aws")
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000")
+    assert table_storage("s3://lake/bronze/events") == {
+        "AWS_REGION": "eu-central-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:9000",
+        "AWS_ALLOW_HTTP": "true"}
+    assert table_storage("/var/lake/bronze/events") is None

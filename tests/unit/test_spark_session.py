@@ -42,8 +42,10 @@ def test_aws_mode_session_has_delta_and_s3a_in_the_stacks_region() -> None:
         assert conf[key] == value, key
 
 
-def test_an_s3_compatible_endpoint_is_addressed_by_path() -> None:
-    conf = built_conf({**AWS, "CLICKSTREAM_S3_ENDPOINT": "http://127.0.0.1:9000"})
+@pytest.mark.parametrize("variable", ["CLICKSTREAM_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3",
+                                      "AWS_ENDPOINT_URL"])
+def test_an_s3_compatible_endpoint_is_addressed_by_path(variable: str) -> None:
+    conf = built_conf({**AWS, variable: "http://127.0.0.1:9000"})
     assert conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:9000"
     assert conf["spark.hadoop.fs.s3a.path.style.access"] == "true"
     assert conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
