@@ -63,6 +63,9 @@ REGION = "eu-central-1"  # not boto3's nor moto's default: every client must be 
 WRITE_KEY = "rehearsal-write-key-0123456789"
 JOB_NAME = "clickstream-stream-job"
 REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
+# The settings infra/terraform/main.tf gives the Glue job (job_settings), no more.
+JOB_SETTINGS = ("AWS_REGION", "CLICKSTREAM_MODE", "CLICKSTREAM_HOME", "CLICKSTREAM_LAKE_URI",
+                "CLICKSTREAM_CHECKPOINT_URI", "CLICKSTREAM_STREAM_NAME")
 CREATE_VIEW = re.compile(r"CREATE OR REPLACE VIEW (\w+)", re.IGNORECASE)
 # One process for a run's steps, so silver and gold share one Spark session (the default
 # executor starts a process, and so a JVM, per step: minutes on two cores).
@@ -133,9 +136,8 @@ def run_stream_job(rehearsal: Rehearsal, log: Path) -> float:
     """The job script as Glue runs it: Glue's own arguments, the job's settings as arguments
     (none in the environment), the catch-up's trigger; only the AWS endpoints and credentials
     come from the environment, as a deployment's chain and network would give them."""
-    settings = {name: value for name, value in rehearsal.environment.items()
-                if name.startswith("CLICKSTREAM_") or name == "AWS_REGION"}
-    arguments = [item for name, value in settings.items() for item in (f"--{name}", value)]
+    arguments = [item for name in JOB_SETTINGS
+                 for item in (f"--{name}", rehearsal.environment[name])]
     environment = {name: value for name, value in os.environ.items()
                    if not name.startswith("CLICKSTREAM_") and name not in REGION_VARIABLES}
     started = time.monotonic()
@@ -179,8 +181,8 @@ def bronze_ids(settings: Settings) -> Counter:
 
 def check_results(home: Path) -> dict[AssetCheckKey, bool]:
     """Every asset check the Dagster runs evaluated, and whether it passed."""
-    os.environ["DAGSTER_HOME"] = str(home)
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(home))
         with DagsterInstance.get() as instance:
             runs = instance.get_runs()
             assert [run.status for run in runs] == [DagsterRunStatus.SUCCESS] * len(runs)
@@ -191,8 +193,6 @@ def check_results(home: Path) -> dict[AssetCheckKey, bool]:
                     evaluation = entry.dagster_event.event_specific_data
                     results[AssetCheckKey(evaluation.asset_key, evaluation.check_name)] = evaluation.passed
             return results
-    finally:
-        del os.environ["DAGSTER_HOME"]
 
 
 def test_aws_mode_end_to_end(aws: Rehearsal) -> None:
