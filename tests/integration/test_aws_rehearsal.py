@@ -10,8 +10,9 @@ The Lambda handler reads its write keys from Secrets Manager and writes to Kines
 job runs as Glue starts it (`--JOB_NAME`, the settings as `--CLICKSTREAM_*` and `--AWS_REGION`
 arguments, as infra/terraform passes them; the catch-up's `--trigger available-now`, so a run
 ends once the stream is drained) and writes bronze with delta-rs to s3:// and its checkpoint
-through S3A; Dagster's own CLI loads the definitions in AWS mode and builds silver and gold on
-Spark through S3A, runs their checks, and registers the lake in Glue's catalog.
+through S3A; Dagster's own CLI loads the definitions in AWS mode and builds silver and gold
+on Spark through S3A (committed by delta-rs to s3://), runs their checks, and registers the
+lake in Glue's catalog.
 
 Athena cannot run here: moto accepts the views' statements without running them, and the
 volume scores the checks' reports show come back empty; the SQL itself is covered by the
@@ -230,7 +231,9 @@ def test_aws_mode_end_to_end(aws: Rehearsal) -> None:
                            AssetCheckKey(AssetKey("gold_funnel"), "schema")}, checks
     assert all(checks.values()), checks
     silver = open_table(tables.SESSIONS.uri(settings))
-    assert silver.history(1)[0]["engineInfo"].startswith("Apache-Spark/")  # written by Spark
+    commit = silver.history(1)[0]  # computed by Spark, committed by the lake's commit path
+    assert commit["engineInfo"].startswith("delta-rs:"), commit
+    assert commit["operationParameters"]["predicate"].startswith(f"session_date = '{DAY}'"), commit
 
     # The catalog: every table of the lake registered in Glue, by its s3:// location.
     views = [key.to_user_string() for key in VIEW_KEYS.values()]
