@@ -42,6 +42,20 @@ locals {
     bronze_events     = "bronze/events"
     bronze_quarantine = "bronze/quarantine"
   }
+  dagster_endpoints = ["ecr.api", "ecr.dkr", "ecs", "athena", "ssmmessages"]
+  # The settings of AWS mode (streaming/settings.py) the Dagster code location and its runs
+  # read: the same stack the Glue job writes.
+  dagster_settings = {
+    AWS_REGION                   = var.aws_region
+    CLICKSTREAM_MODE             = "aws"
+    CLICKSTREAM_HOME             = "/tmp/clickstream"
+    CLICKSTREAM_LAKE_URI         = "s3://${module.storage.bucket_names["lake"]}"
+    CLICKSTREAM_CHECKPOINT_URI   = "s3://${module.storage.bucket_names["checkpoints"]}"
+    CLICKSTREAM_STREAM_NAME      = module.kinesis.name
+    CLICKSTREAM_GLUE_JOB_NAME    = module.glue_job.job_name
+    CLICKSTREAM_GLUE_DATABASE    = module.catalog.database_name
+    CLICKSTREAM_ATHENA_WORKGROUP = module.athena.workgroup_name
+  }
 }
 
 module "kms" {
@@ -57,6 +71,9 @@ module "network" {
   availability_zones = var.availability_zones
   log_retention_days = var.log_retention_days
   logs_key_arn       = module.kms.observability_key_arn
+  # What Dagster's tasks call with no internet path: ECR (image), ECS (the daemon's RunTask),
+  # Athena (checks and reports) and SSM's session channels (ECS Exec, the way to the UI).
+  extra_interface_services = var.dagster_enabled ? local.dagster_endpoints : []
 }
 
 module "storage" {
@@ -239,4 +256,32 @@ module "monitoring" {
   iterator_age_threshold_ms = var.iterator_age_alarm_ms
   alarm_email               = var.alarm_email
   logs_key_arn              = module.kms.observability_key_arn
+}
+
+# Dagster itself (issue 20): webserver, daemon and code location on ECS Fargate, a task per run,
+# storage on RDS PostgreSQL, the UI on an internal load balancer only (infra/README.md, "Dagster
+# on AWS"). Off (dagster_enabled = false) where Dagster runs elsewhere.
+module "dagster" {
+  source                = "./modules/dagster"
+  count                 = var.dagster_enabled ? 1 : 0
+  name                  = local.name
+  vpc_id                = module.network.vpc_id
+  vpc_cidr              = module.network.cidr
+  subnet_ids            = module.network.private_subnet_ids
+  s3_prefix_list_id     = module.network.s3_prefix_list_id
+  ui_allowed_cidrs      = var.dagster_ui_allowed_cidrs
+  image_tag             = var.dagster_image_tag
+  run_cpu               = var.dagster_run_cpu
+  run_memory_mb         = var.dagster_run_memory_mb
+  db_instance_class     = var.dagster_db_instance_class
+  data_key_arn          = module.kms.data_key_arn
+  logs_key_arn          = module.kms.observability_key_arn
+  log_retention_days    = var.log_retention_days
+  settings              = local.dagster_settings
+  stream_arn            = module.kinesis.arn
+  glue_job_name         = module.glue_job.job_name
+  glue_database_name    = module.catalog.database_name
+  athena_workgroup_name = module.athena.workgroup_name
+  bucket_arns           = module.storage.bucket_arns
+  compute_logs_bucket   = module.storage.bucket_names["scripts"]
 }

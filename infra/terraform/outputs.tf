@@ -87,3 +87,18 @@ output "write_keys_secret_arn" {
   description = "Secrets Manager secret of the sites' write keys (CLICKSTREAM_WRITE_KEYS_SECRET); the operator puts its value."
   value       = aws_secretsmanager_secret.write_keys.arn
 }
+
+output "dagster_ecr_repository_url" {
+  description = "ECR repository of the Dagster image (infra/dagster/Dockerfile), pushed as <url>:<dagster_image_tag>; null with dagster_enabled = false."
+  value       = try(module.dagster[0].ecr_repository_url, null)
+}
+
+output "dagster_ui_url" {
+  description = "The Dagster UI on the internal load balancer, reachable only from dagster_ui_allowed_cidrs (a VPN or an SSM port forwarding session); null with dagster_enabled = false."
+  value       = try(module.dagster[0].ui_url, null)
+}
+
+output "dagster_cluster_name" {
+  description = "ECS cluster of the Dagster services and runs; null with dagster_enabled = false."
+  value       = try(module.dagster[0].cluster_name, null)
+}

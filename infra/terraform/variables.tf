@@ -224,3 +224,54 @@ variable "kms_deletion_window_days" {
     error_message = "kms_deletion_window_days must be between 7 and 30."
   }
 }
+
+variable "dagster_enabled" {
+  description = "Whether Dagster runs on AWS in this stack (modules/dagster): ECS services, RDS storage, an internal UI."
+  type        = bool
+}
+
+variable "dagster_image_tag" {
+  description = "Tag of the Dagster image in the stack's ECR repository (infra/dagster/Dockerfile); tags are immutable, so a new build gets a new tag, e.g. the git commit."
+  type        = string
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.dagster_image_tag))
+    error_message = "dagster_image_tag must be a Docker tag: letters, digits, _ . -, at most 128 characters, not starting with . or -."
+  }
+}
+
+variable "dagster_ui_allowed_cidrs" {
+  description = "Private CIDR blocks that may open the Dagster UI on its internal load balancer: the VPC (SSM port forwarding) and a VPN's client range; never a public range."
+  type        = list(string)
+  # RFC 1918 only: the UI has no login of its own and can launch runs.
+  validation {
+    condition     = alltrue([for cidr in var.dagster_ui_allowed_cidrs : can(regex("^(10\\.|172\\.(1[6-9]|2[0-9]|3[01])\\.|192\\.168\\.)[0-9.]+/(8|9|[12][0-9]|3[0-2])$", cidr))])
+    error_message = "dagster_ui_allowed_cidrs: private (RFC 1918) CIDR blocks only, e.g. 10.40.0.0/16; the UI must never be open to the internet."
+  }
+}
+
+variable "dagster_run_cpu" {
+  description = "CPU units of each Dagster run's Fargate task (1024 = 1 vCPU); Spark runs in it."
+  type        = number
+  validation {
+    condition     = contains([256, 512, 1024, 2048, 4096, 8192, 16384], var.dagster_run_cpu)
+    error_message = "dagster_run_cpu must be a Fargate CPU size: 256, 512, 1024, 2048, 4096, 8192 or 16384."
+  }
+}
+
+variable "dagster_run_memory_mb" {
+  description = "Memory (MiB) of each Dagster run's task, a size Fargate pairs with dagster_run_cpu (1 vCPU: 2048-8192)."
+  type        = number
+  validation {
+    condition     = var.dagster_run_memory_mb >= 512 && var.dagster_run_memory_mb <= 122880
+    error_message = "dagster_run_memory_mb must be between 512 and 122880."
+  }
+}
+
+variable "dagster_db_instance_class" {
+  description = "RDS instance class of Dagster's PostgreSQL storage, e.g. db.t4g.micro."
+  type        = string
+  validation {
+    condition     = can(regex("^db\\.[a-z0-9]+\\.[a-z0-9]+$", var.dagster_db_instance_class))
+    error_message = "dagster_db_instance_class must be an RDS instance class such as db.t4g.micro."
+  }
+}

@@ -40,12 +40,21 @@ PARSE_OPTIONS = SerializationOptions(
 )
 SKIP_COMMENT = re.compile(r"#\s*checkov:skip=(CKV2?_[A-Z]+_\d+):(.*)")
 # Actions AWS cannot scope to a resource ARN: with LAMBDA_VPC_ACTIONS, the only ones allowed
-# with resource "*".
+# with resource "*". The last row is the Dagster control plane's: the registry login, the run
+# launcher's look at its task definition, and ECS Exec's session channels and log check.
 UNSCOPABLE_ACTIONS = {
     "ec2:DescribeNetworkInterfaces", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroups",
     "ec2:DescribeSubnets", "ec2:DescribeVpcEndpoints", "xray:PutTraceSegments",
     "xray:PutTelemetryRecords", "cloudwatch:PutMetricData",
+    "ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition", "logs:DescribeLogGroups",
+    "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
 }
+# Meta-arguments of a module call, which are not the module's variables.
+META_ARGUMENTS = {"source", "count", "for_each", "depends_on", "providers"}
+# The services an ECS task in the private subnets calls without an internet path: the image
+# (ECR), the daemon's RunTask (ECS), Athena, and ECS Exec's session channels.
+DAGSTER_ENDPOINTS = {"ecr.api", "ecr.dkr", "ecs", "athena", "ssmmessages"}
 # What AWS's Lambda guide asks a function in a VPC to have on resource "*" (the managed policy
 # AWSLambdaVPCAccessExecutionRole): Lambda checks them when the function is created.
 LAMBDA_VPC_ACTIONS = {
@@ -174,8 +183,8 @@ def test_every_module_directory_is_called_from_the_root() -> None:
 @pytest.mark.parametrize("call", sorted(root().calls), ids=str)
 def test_module_arguments_match_module_variables(call: str) -> None:
     arguments = dict(root().calls[call])
-    module = load_module((TERRAFORM / ref(arguments.pop("source"))).resolve())
-    assert set(arguments) == set(module.variables), f"module {call}"
+    module = load_module((TERRAFORM / ref(arguments["source"])).resolve())
+    assert set(arguments) - META_ARGUMENTS == set(module.variables), f"module {call}"
 
 
 @pytest.mark.parametrize("module", module_dirs(), ids=lambda path: path.name)
@@ -199,7 +208,9 @@ def test_every_module_output_is_used_by_the_root(module: Path) -> None:
     call = next(name for name, args in root().calls.items()
                 if ref(args["source"]) == f"./modules/{module.name}")
     for output in load_module(module).outputs:
-        assert f"module.{call}.{output}" in root().text, f"{call}.{output} is never used"
+        # module.x.output, or module.x[0].output for a module with count.
+        assert re.search(rf"module\.{call}(\[0\])?\.{output}\b", root().text), (
+            f"{call}.{output} is never used")
 
 
 def test_versions_and_remote_state_backend() -> None:
@@ -534,13 +545,20 @@ def test_lambda_may_read_exactly_the_write_keys_secret_and_decrypt_it() -> None:
     assert "condition" not in secrets[0] and secrets[0]["effect"] == "Allow"
     assert any("kms:Decrypt" in s["actions"] and s["resources"] == ["${var.data_key_arn}"]
                for s in lambda_statements)
-    # No other policy anywhere touches Secrets Manager.
+    # No other policy anywhere touches Secrets Manager, but for the Dagster tasks' execution
+    # role, which ECS uses to read the database password (and that secret alone) at task start.
+    dagster = child("dagster")
     for module in all_modules():
         for name, document in module.data.get("aws_iam_policy_document", {}).items():
             if module is iam and name == "lambda":
                 continue
             for statement in policy_statements(module, document):
                 actions = statement["actions"] if isinstance(statement["actions"], list) else []
+                if module is dagster and name == "execution" and actions == [
+                        "secretsmanager:GetSecretValue"]:
+                    assert statement["resources"] == [
+                        "${aws_secretsmanager_secret.db_password.arn}"]
+                    continue
                 assert not [a for a in actions if a.startswith("secretsmanager:")], name
 
 
@@ -959,3 +977,89 @@ def test_lambda_may_manage_its_network_interfaces_on_every_resource() -> None:
     vpc = [s for s in statements if set(s["actions"]) & LAMBDA_VPC_ACTIONS]
     assert len(vpc) == 1, vpc
     assert set(vpc[0]["actions"]) >= LAMBDA_VPC_ACTIONS and vpc[0]["resources"] == ["*"]
+
+
+# --- Dagster on AWS (issue 20): modules/dagster -----------------------------------------------
+
+# Memory sizes (MiB) Fargate pairs with each CPU size of a task.
+FARGATE_MEMORY = {
+    256: range(512, 2049, 512), 512: range(1024, 4097, 1024), 1024: range(2048, 8193, 1024),
+    2048: range(4096, 16385, 1024), 4096: range(8192, 30721, 1024),
+    8192: range(16384, 61441, 4096), 16384: range(32768, 122881, 8192),
+}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_dagster_is_on_in_every_environment_with_a_private_ui(environment: str) -> None:
+    values = tfvars(environment)
+    assert values["dagster_enabled"] is True
+    assert ref(root().calls["dagster"]["count"]) == "var.dagster_enabled ? 1 : 0"
+    assert values["dagster_run_memory_mb"] in FARGATE_MEMORY[values["dagster_run_cpu"]]
+    vpc = ipaddress.ip_network(values["vpc_cidr"])
+    for cidr in values["dagster_ui_allowed_cidrs"]:
+        network = ipaddress.ip_network(cidr)
+        assert network.is_private and network.prefixlen >= 8, f"{environment}: {cidr}"
+    # At least the VPC itself: an SSM port forwarding session reaches the UI from inside it.
+    assert any(vpc.subnet_of(ipaddress.ip_network(cidr))
+               for cidr in values["dagster_ui_allowed_cidrs"]), environment
+
+
+def test_dagster_ui_sits_on_an_internal_load_balancer_no_rule_opens_to_the_internet() -> None:
+    dagster = child("dagster")
+    balancer = dagster.one("aws_lb")
+    assert balancer["internal"] is True and ref(balancer["subnets"]) == "var.subnet_ids"
+    listener = dagster.one("aws_lb_listener")
+    # Forwarding without authentication is safe only behind an internal load balancer.
+    assert listener["default_action"][0]["type"] == "forward"
+    for kind in ("aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule"):
+        for name, rule in dagster.resource(kind).items():
+            assert rule["description"], f"{kind}.{name} has no description"
+            assert rule.get("cidr_ipv4") not in ("0.0.0.0/0",) and "cidr_ipv6" not in rule, name
+    ui_rule = dagster.resource("aws_vpc_security_group_ingress_rule")["ui_from_allowed"]
+    assert ref(ui_rule["for_each"]) == "toset(var.ui_allowed_cidrs)"
+    assert ref(root().calls["dagster"]["ui_allowed_cidrs"]) == "var.dagster_ui_allowed_cidrs"
+    for name, service in dagster.resource("aws_ecs_service").items():
+        assert service["network_configuration"][0]["assign_public_ip"] is False, name
+    assert ref(root().calls["dagster"]["subnet_ids"]) == "module.network.private_subnet_ids"
+
+
+def test_dagster_storage_is_private_encrypted_and_its_password_in_secrets_manager() -> None:
+    dagster = child("dagster")
+    database = dagster.one("aws_db_instance")
+    assert database["publicly_accessible"] is False
+    assert database["storage_encrypted"] is True and ref(database["kms_key_id"]) == "var.data_key_arn"
+    assert ref(database["password"]) == (
+        "aws_secretsmanager_secret_version.db_password.secret_string")
+    assert ref(dagster.one("aws_db_subnet_group")["subnet_ids"]) == "var.subnet_ids"
+    secret = dagster.one("aws_secretsmanager_secret")
+    assert ref(secret["kms_key_id"]) == "var.data_key_arn"
+    version = dagster.one("aws_secretsmanager_secret_version")
+    assert ref(version["secret_string"]) == (
+        "data.aws_secretsmanager_random_password.db.random_password")
+    parameters = {p["name"]: p["value"] for p in dagster.one("aws_db_parameter_group")["parameter"]}
+    assert parameters["rds.force_ssl"] == "1"
+    assert ref(root().calls["dagster"]["data_key_arn"]) == "module.kms.data_key_arn"
+
+
+def test_the_private_subnets_have_the_endpoints_dagsters_tasks_call() -> None:
+    assert set(root().locals["dagster_endpoints"]) == DAGSTER_ENDPOINTS
+    assert ref(root().calls["network"]["extra_interface_services"]) == (
+        "var.dagster_enabled ? local.dagster_endpoints : []")
+    assert "var.extra_interface_services" in child("network").locals["interface_services"]
+
+
+def test_dagster_roles_are_one_per_task_and_only_the_daemon_launches_runs() -> None:
+    dagster = child("dagster")
+    assert set(dagster.resource("aws_iam_role")) == {
+        "execution", "webserver", "daemon", "code_server", "run"}
+    documents = dagster.data["aws_iam_policy_document"]
+    actions = {name: {a for s in policy_statements(dagster, doc) for a in s["actions"]}
+               for name, doc in documents.items() if name != "ecs_tasks_assume"}
+    assert [name for name, held in actions.items() if "ecs:RunTask" in held] == ["daemon"]
+    assert [name for name, held in actions.items() if "iam:PassRole" in held] == ["daemon"]
+    assert "secretsmanager:GetSecretValue" in actions["execution"]
+    assert not actions["run"] & {"ecs:RunTask", "iam:PassRole", "secretsmanager:GetSecretValue"}
+    task_definitions = dagster.resource("aws_ecs_task_definition")
+    assert ref(task_definitions["run"]["task_role_arn"]) == "aws_iam_role.run.arn"
+    for name, definition in task_definitions.items():
+        assert ref(definition["execution_role_arn"]) == "aws_iam_role.execution.arn", name

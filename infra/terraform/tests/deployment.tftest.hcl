@@ -170,3 +170,216 @@ run "glue_job_runs_in_the_stacks_region_with_a_timeout_and_a_maintenance_window"
     error_message = "The worker type is the one given."
   }
 }
+
+# --- Dagster on AWS (modules/dagster) ----------------------------------------------------------
+
+run "dagster_ui_refuses_a_public_range" {
+  command = plan
+  variables {
+    dagster_ui_allowed_cidrs = ["10.40.0.0/16", "0.0.0.0/0"]
+  }
+  expect_failures = [var.dagster_ui_allowed_cidrs]
+}
+
+run "dagster_is_on_with_the_stacks_settings" {
+  command = plan
+
+  assert {
+    condition     = length(module.dagster) == 1
+    error_message = "Dagster runs on AWS in every environment's stack (dagster_enabled)."
+  }
+}
+
+run "dagster_control_plane" {
+  command = plan
+  module {
+    source = "./modules/dagster"
+  }
+  variables {
+    name                  = "clickstream-test"
+    vpc_id                = "vpc-0123456789abcdef0"
+    vpc_cidr              = "10.40.0.0/16"
+    subnet_ids            = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+    s3_prefix_list_id     = "pl-0123456789abcdef0"
+    ui_allowed_cidrs      = ["10.40.0.0/16", "10.99.0.0/22"]
+    image_tag             = "0.1.0"
+    run_cpu               = 1024
+    run_memory_mb         = 4096
+    db_instance_class     = "db.t4g.micro"
+    data_key_arn          = "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    logs_key_arn          = "arn:aws:kms:eu-central-1:123456789012:key/66666666-2222-3333-4444-555555555555"
+    log_retention_days    = 365
+    settings              = { AWS_REGION = "eu-central-1", CLICKSTREAM_MODE = "aws" }
+    stream_arn            = "arn:aws:kinesis:eu-central-1:123456789012:stream/clickstream-test-events"
+    glue_job_name         = "clickstream-test-stream-job"
+    glue_database_name    = "clickstream_test"
+    athena_workgroup_name = "clickstream-test"
+    bucket_arns           = { lake = "arn:aws:s3:::lake", checkpoints = "arn:aws:s3:::checkpoints", scripts = "arn:aws:s3:::scripts", athena = "arn:aws:s3:::athena" }
+    compute_logs_bucket   = "scripts"
+  }
+
+  # Known values where the policies' ARNs are built, so the plan can be asserted on.
+  override_data {
+    target = data.aws_partition.current
+    values = { partition = "aws" }
+  }
+  override_data {
+    target = data.aws_region.current
+    values = { name = "eu-central-1" }
+  }
+  override_data {
+    target = data.aws_caller_identity.current
+    values = { account_id = "123456789012" }
+  }
+  override_resource {
+    target          = aws_ecs_cluster.this
+    override_during = plan
+    values          = { arn = "arn:aws:ecs:eu-central-1:123456789012:cluster/clickstream-test-dagster" }
+  }
+  override_resource {
+    target          = aws_ecr_repository.this
+    override_during = plan
+    values          = { repository_url = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/clickstream-test-dagster" }
+  }
+  override_resource {
+    target          = aws_db_instance.this
+    override_during = plan
+    values          = { address = "clickstream-test-dagster.abc.eu-central-1.rds.amazonaws.com", port = 5432 }
+  }
+  override_resource {
+    target          = aws_secretsmanager_secret.db_password
+    override_during = plan
+    values          = { arn = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:clickstream-test-dagster/db-password-AbCdEf" }
+  }
+  override_resource {
+    target          = aws_iam_role.run
+    override_during = plan
+    values          = { arn = "arn:aws:iam::123456789012:role/clickstream-test-dagster-run" }
+  }
+  override_resource {
+    target          = aws_iam_role.execution
+    override_during = plan
+    values          = { arn = "arn:aws:iam::123456789012:role/clickstream-test-dagster-execution" }
+  }
+
+  # The UI: no login of its own, and it can launch runs.
+  assert {
+    condition     = aws_lb.ui.internal
+    error_message = "The UI's load balancer is internal (no public address)."
+  }
+  assert {
+    condition = alltrue([
+      for rule in aws_vpc_security_group_ingress_rule.ui_from_allowed :
+      rule.cidr_ipv4 != "0.0.0.0/0" && rule.cidr_ipv6 == null && rule.prefix_list_id == null
+    ])
+    error_message = "No rule opens the UI to 0.0.0.0/0 (or any IPv6 range)."
+  }
+  assert {
+    condition     = toset([for rule in aws_vpc_security_group_ingress_rule.ui_from_allowed : rule.cidr_ipv4]) == toset(["10.40.0.0/16", "10.99.0.0/22"])
+    error_message = "The UI accepts exactly ui_allowed_cidrs."
+  }
+  assert {
+    condition     = aws_lb_listener.ui.default_action[0].type == "forward" && aws_lb.ui.internal
+    error_message = "A listener that forwards without authentication must sit on an internal load balancer."
+  }
+  assert {
+    condition = alltrue([
+      for rule in concat(values(aws_vpc_security_group_ingress_rule.db), values(aws_vpc_security_group_ingress_rule.code_server), [aws_vpc_security_group_ingress_rule.webserver_from_ui]) :
+      rule.cidr_ipv4 == null && rule.cidr_ipv6 == null && rule.prefix_list_id == null
+    ])
+    error_message = "The webserver, the code location and the database accept only the Dagster security groups."
+  }
+  assert {
+    condition     = alltrue([for service in aws_ecs_service.this : !service.network_configuration[0].assign_public_ip])
+    error_message = "No Dagster task has a public address."
+  }
+
+  # Storage.
+  assert {
+    condition     = !aws_db_instance.this.publicly_accessible
+    error_message = "Dagster's database is not publicly accessible."
+  }
+  assert {
+    condition     = aws_db_instance.this.storage_encrypted && aws_db_instance.this.kms_key_id == var.data_key_arn
+    error_message = "Dagster's database is encrypted with the stack's data key."
+  }
+  assert {
+    condition     = aws_db_subnet_group.this.subnet_ids == toset(var.subnet_ids)
+    error_message = "Dagster's database lives in the private subnets."
+  }
+  assert {
+    condition     = contains([for parameter in aws_db_parameter_group.this.parameter : "${parameter.name}=${parameter.value}"], "rds.force_ssl=1")
+    error_message = "Connections to Dagster's database must use TLS."
+  }
+  assert {
+    condition     = aws_secretsmanager_secret.db_password.kms_key_id == var.data_key_arn
+    error_message = "The database password's secret is encrypted with the data key."
+  }
+
+  # The run launcher: each run is a task of the run task definition, started by the daemon.
+  assert {
+    condition     = [for container in jsondecode(aws_ecs_task_definition.run.container_definitions) : container.name] == ["run"]
+    error_message = "The run task's container is the one EcsRunLauncher overrides (container_name \"run\")."
+  }
+  assert {
+    condition     = aws_ecs_task_definition.run.task_role_arn == "arn:aws:iam::123456789012:role/clickstream-test-dagster-run"
+    error_message = "Runs get the run role, not the daemon's or the webserver's."
+  }
+  assert {
+    condition = alltrue([
+      for name, definition in aws_ecs_task_definition.service :
+      [for variable in jsondecode(definition.container_definitions)[0].environment : variable.value if variable.name == "DAGSTER_RUN_TASK_DEFINITION"] == ["clickstream-test-dagster-run"]
+      && [for secret in jsondecode(definition.container_definitions)[0].secrets : secret.name] == ["DAGSTER_PG_PASSWORD"]
+    ])
+    error_message = "Every service finds the run task definition and gets the database password from Secrets Manager, not its environment."
+  }
+  assert {
+    condition = length([
+      for statement in data.aws_iam_policy_document.daemon.statement : statement
+      if statement.actions == toset(["ecs:RunTask"])
+      && statement.resources == toset(["arn:aws:ecs:eu-central-1:123456789012:task-definition/clickstream-test-dagster-run:*"])
+      && [for condition in statement.condition : "${condition.variable}=${join(",", condition.values)}"] == ["ecs:cluster=arn:aws:ecs:eu-central-1:123456789012:cluster/clickstream-test-dagster"]
+    ]) == 1
+    error_message = "The daemon may run the run task definition only, in this cluster only."
+  }
+  assert {
+    condition = length([
+      for statement in data.aws_iam_policy_document.daemon.statement : statement
+      if contains(statement.actions, "iam:PassRole")
+      && statement.resources == toset(["arn:aws:iam::123456789012:role/clickstream-test-dagster-run", "arn:aws:iam::123456789012:role/clickstream-test-dagster-execution"])
+      && [for condition in statement.condition : "${condition.variable}=${join(",", condition.values)}"] == ["iam:PassedToService=ecs-tasks.amazonaws.com"]
+    ]) == 1
+    error_message = "The daemon passes the run task's two roles, to ECS tasks only."
+  }
+  assert {
+    condition = alltrue(flatten([
+      for statement in data.aws_iam_policy_document.run.statement : [
+        for action in statement.actions : !strcontains(action, "*")
+      ]
+    ])) && !contains(flatten([for statement in data.aws_iam_policy_document.run.statement : tolist(statement.resources)]), "*")
+    error_message = "The run task's role names every action and every resource (no \"*\")."
+  }
+  assert {
+    condition = toset(flatten([for statement in data.aws_iam_policy_document.run.statement : tolist(statement.actions)])) == toset([
+      "glue:GetJobRuns", "glue:GetJobRun", "glue:StartJobRun",
+      "kinesis:DescribeStreamSummary", "kinesis:ListShards", "kinesis:GetShardIterator", "kinesis:GetRecords",
+      "glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartitions", "glue:CreateTable", "glue:UpdateTable",
+      "athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution", "athena:GetWorkGroup",
+      "s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
+      "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey",
+    ])
+    error_message = "The run task's role holds what the assets call: Glue job runs and catalog, Athena, S3, Kinesis reads, the data key."
+  }
+  assert {
+    condition = length([
+      for statement in data.aws_iam_policy_document.run.statement : statement
+      if contains(statement.actions, "glue:StartJobRun")
+      && statement.resources == toset(["arn:aws:glue:eu-central-1:123456789012:job/clickstream-test-stream-job"])
+    ]) == 1
+    error_message = "Runs may start the stack's Glue job only."
+  }
+  assert {
+    condition     = !contains(flatten([for statement in data.aws_iam_policy_document.webserver.statement : tolist(statement.actions)]), "ecs:RunTask")
+    error_message = "The webserver enqueues runs (QueuedRunCoordinator); only the daemon launches them."
+  }
+}

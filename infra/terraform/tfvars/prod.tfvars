@@ -38,3 +38,11 @@ log_retention_days    = 731
 force_destroy_buckets     = false
 manage_catalog_encryption = true
 kms_deletion_window_days  = 30
+
+# Dagster on AWS: the UI from inside the VPC only (SSM port forwarding; add a VPN's client range)
+dagster_enabled           = true
+dagster_image_tag         = "0.1.0"
+dagster_ui_allowed_cidrs  = ["10.42.0.0/16"]
+dagster_run_cpu           = 2048
+dagster_run_memory_mb     = 8192
+dagster_db_instance_class = "db.t4g.small"

@@ -8,7 +8,8 @@ locals {
   # kinesis-streams: the handler's PutRecords and the job's GetRecords; glue: Data Catalog;
   # logs/monitoring: Glue's continuous logs and metrics; kms: Glue's client-side encryption;
   # secretsmanager: the handler's one read of the write keys when a container starts.
-  interface_services = toset(["kinesis-streams", "glue", "logs", "monitoring", "kms", "secretsmanager"])
+  # extra_interface_services: those of the Dagster control plane (modules/dagster), when on.
+  interface_services = setunion(["kinesis-streams", "glue", "logs", "monitoring", "kms", "secretsmanager"], var.extra_interface_services)
 }
 
 resource "aws_vpc" "this" {

@@ -22,3 +22,8 @@ variable "logs_key_arn" {
   description = "KMS key ARN that encrypts the flow log group."
   type        = string
 }
+
+variable "extra_interface_services" {
+  description = "Further services with an interface endpoint, by endpoint name (e.g. ecr.api, ecs)."
+  type        = list(string)
+}
