@@ -1,0 +1,56 @@
+"""The storage section of AWS mode's instance (infra/dagster/dagster.yaml), as it is, opened
+against a real PostgreSQL server: the DAGSTER_PG_* variables that ECS sets on AWS are set here
+to the local server's values, and a run is materialized through that instance. Only the storage
+is loaded (the ECS run launcher and S3 compute logs need AWS); the local server trusts loopback,
+so the password variable is set but not checked, where RDS checks it and requires TLS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg2
+import pytest
+import yaml
+from dagster import DagsterInstance, asset, materialize
+
+from streaming.local.postgres import DATABASE, HOST, SUPERUSER, LocalPostgres
+
+INSTANCE_YAML = Path(__file__).resolve().parents[2] / "infra" / "dagster" / "dagster.yaml"
+
+pytestmark = pytest.mark.slow
+
+
+@asset
+def probe() -> int:
+    """A one-step asset: enough for a run, its events and a materialization in storage."""
+    return 1
+
+
+def test_the_aws_storage_section_runs_dagster_on_postgresql(
+        tmp_path: Path, postgres: LocalPostgres, monkeypatch: pytest.MonkeyPatch) -> None:
+    storage = yaml.safe_load(INSTANCE_YAML.read_text())["storage"]
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(
+        {"storage": storage, "telemetry": {"enabled": False}}))
+    for name, value in {"DAGSTER_PG_HOST": HOST, "DAGSTER_PG_PORT": str(postgres.port),
+                        "DAGSTER_PG_DB": DATABASE, "DAGSTER_PG_USERNAME": SUPERUSER,
+                        "DAGSTER_PG_PASSWORD": "not-checked-on-loopback"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+
+    with DagsterInstance.get() as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
+        result = materialize([probe], instance=instance)
+        assert result.success
+        run_id = result.run_id
+        assert instance.get_latest_materialization_event(probe.key).run_id == run_id
+
+    # Written to the server, not somewhere local: read back with a plain connection.
+    with psycopg2.connect(host=HOST, port=postgres.port, user=SUPERUSER, dbname=DATABASE) as conn, \
+            conn.cursor() as cursor:
+        cursor.execute("SELECT status FROM runs WHERE run_id = %s", (run_id,))
+        assert cursor.fetchone() == ("SUCCESS",)
+        cursor.execute("SELECT count(*) FROM event_logs WHERE run_id = %s "
+                       "AND dagster_event_type = 'ASSET_MATERIALIZATION'", (run_id,))
+        assert cursor.fetchone() == (1,)
