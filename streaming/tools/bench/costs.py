@@ -3,12 +3,16 @@
 Prices are us-east-1 list prices as assumed on 2026-11-25 (check the AWS pricing pages
 before relying on them); every figure that depends on this project's behaviour (record
 size, events per request, Spark rows per vCPU) is an input, taken from the benchmarks.
+
+`dagster_monthly_cost` prices the control plane (infra/terraform/modules/dagster), which costs
+the same whatever the event rate: on-demand us-east-1 list prices as of 2026-11-29 (Fargate
+Linux/x86, RDS for PostgreSQL single-AZ, ALB, PrivateLink interface endpoints), not a quote.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 HOURS_PER_MONTH = 730
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
@@ -25,6 +29,70 @@ class Prices:
     s3_standard_gb_month: float = 0.023
     s3_put_per_thousand: float = 0.005
     athena_per_tb_scanned: float = 5.00
+
+
+@dataclass(frozen=True)
+class DagsterPrices:
+    fargate_vcpu_hour: float = 0.04048
+    fargate_gb_hour: float = 0.004445
+    rds_instance_hour: dict = field(default_factory=lambda: {
+        "db.t4g.micro": 0.016, "db.t4g.small": 0.032, "db.t4g.medium": 0.065})
+    rds_gp3_gb_month: float = 0.115
+    alb_hour: float = 0.0225
+    alb_lcu_hour: float = 0.008
+    interface_endpoint_az_hour: float = 0.01
+    secret_month: float = 0.40
+    hosted_zone_month: float = 0.50
+    ecr_gb_month: float = 0.10
+    logs_ingested_gb: float = 0.50
+
+
+# The always-on services as modules/dagster sizes them: (vCPU, GB).
+DAGSTER_SERVICES = {"webserver": (0.5, 1.0), "daemon": (0.25, 1.0), "code-server": (1.0, 2.0)}
+# The interface endpoints the stack adds for Dagster's tasks (main.tf's dagster_endpoints).
+DAGSTER_ENDPOINTS = 5
+
+
+@dataclass(frozen=True)
+class DagsterWorkload:
+    """What the control plane's bill depends on besides its fixed services: how long runs
+    take in a month, their size, the database and the zones the endpoints span."""
+
+    run_hours_per_month: float = 150.0
+    run_vcpu: float = 1.0
+    run_gb: float = 4.0
+    db_instance_class: str = "db.t4g.micro"
+    db_storage_gb: int = 20
+    availability_zones: int = 2
+    alb_lcus: float = 1.0
+    image_gb_stored: float = 5.0
+    logs_gb_per_month: float = 2.0
+
+
+def dagster_monthly_cost(workload: DagsterWorkload = DagsterWorkload(),
+                         prices: DagsterPrices = DagsterPrices()) -> dict:
+    """Dollars per month of Dagster on AWS, by part; runs are billed only while they run."""
+    def fargate(vcpu: float, gb: float, hours: float) -> float:
+        return hours * (vcpu * prices.fargate_vcpu_hour + gb * prices.fargate_gb_hour)
+
+    parts = {
+        **{f"fargate_{name}": fargate(vcpu, gb, HOURS_PER_MONTH)
+           for name, (vcpu, gb) in DAGSTER_SERVICES.items()},
+        "fargate_runs": fargate(workload.run_vcpu, workload.run_gb, workload.run_hours_per_month),
+        "rds": HOURS_PER_MONTH * prices.rds_instance_hour[workload.db_instance_class]
+        + workload.db_storage_gb * prices.rds_gp3_gb_month,
+        "alb": HOURS_PER_MONTH * (prices.alb_hour + workload.alb_lcus * prices.alb_lcu_hour),
+        "vpc_endpoints": DAGSTER_ENDPOINTS * workload.availability_zones * HOURS_PER_MONTH
+        * prices.interface_endpoint_az_hour,
+        "secrets_and_dns": prices.secret_month + prices.hosted_zone_month,
+        "ecr": workload.image_gb_stored * prices.ecr_gb_month,
+        "logs": workload.logs_gb_per_month * prices.logs_ingested_gb,
+    }
+    return {
+        "usd_per_month": {k: round(v, 2) for k, v in parts.items()},
+        "usd_per_month_total": round(sum(parts.values()), 2),
+        "assumptions": asdict(workload), "prices": asdict(prices),
+    }
 
 
 @dataclass(frozen=True)
