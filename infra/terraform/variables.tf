@@ -240,7 +240,7 @@ variable "dagster_image_tag" {
 }
 
 variable "dagster_ui_allowed_cidrs" {
-  description = "Private CIDR blocks that may open the Dagster UI on its internal load balancer: the VPC (SSM port forwarding) and a VPN's client range; never a public range."
+  description = "Private CIDR blocks that may open the Dagster UI on its internal load balancer: the VPC (hosts in it, and AWS Client VPN, which source-NATs into it) and a routed VPN's client range; never a public range."
   type        = list(string)
   # RFC 1918 only: the UI has no login of its own and can launch runs.
   validation {

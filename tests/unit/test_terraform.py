@@ -999,7 +999,7 @@ def test_dagster_is_on_in_every_environment_with_a_private_ui(environment: str) 
     for cidr in values["dagster_ui_allowed_cidrs"]:
         network = ipaddress.ip_network(cidr)
         assert network.is_private and network.prefixlen >= 8, f"{environment}: {cidr}"
-    # At least the VPC itself: an SSM port forwarding session reaches the UI from inside it.
+    # At least the VPC itself: AWS Client VPN source-NATs its clients into it.
     assert any(vpc.subnet_of(ipaddress.ip_network(cidr))
                for cidr in values["dagster_ui_allowed_cidrs"]), environment
 

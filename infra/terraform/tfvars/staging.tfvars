@@ -38,7 +38,8 @@ force_destroy_buckets     = false
 manage_catalog_encryption = true
 kms_deletion_window_days  = 30
 
-# Dagster on AWS: the UI from inside the VPC only (SSM port forwarding; add a VPN's client range)
+# Dagster on AWS: the UI from inside the VPC only (Client VPN or a host in the VPC; or SSM port
+# forwarding to the webserver task); add a routed VPN's client range if there is one
 dagster_enabled           = true
 dagster_image_tag         = "0.1.0"
 dagster_ui_allowed_cidrs  = ["10.41.0.0/16"]

@@ -6,8 +6,8 @@
 #
 # The UI has no login and can launch runs, so it is reached only from inside the VPC: an
 # internal load balancer (no public address, and the VPC has no internet gateway) that accepts
-# ui_allowed_cidrs alone, opened through a VPN or an SSM port forwarding session through the
-# webserver's task (ECS Exec); infra/README.md says why this and not a Cognito/OIDC login.
+# ui_allowed_cidrs alone, for a VPN; or an SSM port forwarding session to the webserver's task
+# (ECS Exec, authorized by IAM); infra/README.md says why this and not a Cognito/OIDC login.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
