@@ -59,6 +59,9 @@ class Settings:
     # (streaming/lake/suppression.py); a salt of its own, so rotating the IP salt does not
     # forget who asked to be forgotten.
     subject_hash_salt: str = setting("CLICKSTREAM_SUBJECT_HASH_SALT", DEV_SUBJECT_SALT)
+    # Or the Secrets Manager secret that holds it (AWS mode: the Glue job and Dagster's runs
+    # read it at first use, so it never sits in a job's arguments or a task's definition).
+    subject_hash_salt_secret: str = setting("CLICKSTREAM_SUBJECT_HASH_SALT_SECRET", "")
     spark_master: str = setting("CLICKSTREAM_SPARK_MASTER", "local[2]")
     dedup_window: str = setting("CLICKSTREAM_DEDUP_WINDOW", "10 minutes")
     max_records_per_shard: int = setting("CLICKSTREAM_MAX_RECORDS_PER_SHARD", 10000)

@@ -55,6 +55,8 @@ locals {
     CLICKSTREAM_GLUE_JOB_NAME    = module.glue_job.job_name
     CLICKSTREAM_GLUE_DATABASE    = module.catalog.database_name
     CLICKSTREAM_ATHENA_WORKGROUP = module.athena.workgroup_name
+    # forget and export-subject hash ids with it (the secret's ARN, not the salt)
+    CLICKSTREAM_SUBJECT_HASH_SALT_SECRET = aws_secretsmanager_secret.subject_hash_salt.arn
   }
 }
 
@@ -120,6 +122,8 @@ module "iam" {
   glue_connection_name = "${local.glue_job}-network"
   # GetSecretValue on this one secret only (streaming/ingest/auth.py reads it once per container).
   write_keys_secret_arn = aws_secretsmanager_secret.write_keys.arn
+  # GetSecretValue on the salt of erased people's hashes, for the stream job.
+  subject_hash_salt_secret_arn = aws_secretsmanager_secret.subject_hash_salt.arn
 }
 
 # The salt of ip_hash. Secrets Manager keeps the value of record (an operator can read it to
@@ -155,6 +159,32 @@ resource "aws_secretsmanager_secret_version" "ip_hash_salt" {
 # puts the first value (infra/README.md, "Write keys"), so keys stay out of tfvars, plans and
 # Terraform state, and rotating them needs no apply. Until a value exists the Lambda refuses to
 # start (GetSecretValue finds no AWSCURRENT version), so the API answers 5xx: fail closed.
+# The salt of the erased people's hashes (the suppression list and the audit trail,
+# streaming/lake/suppression.py): the stream job and Dagster's runs read it from here at first
+# use (CLICKSTREAM_SUBJECT_HASH_SALT_SECRET), so it sits in no job argument or task definition.
+# Never rotated: a new salt would let every erased person's events through again.
+data "aws_secretsmanager_random_password" "subject_hash_salt" {
+  password_length     = 48
+  exclude_punctuation = true
+  include_space       = false
+}
+
+resource "aws_secretsmanager_secret" "subject_hash_salt" {
+  #checkov:skip=CKV2_AWS_57:A new salt would forget every erasure (the suppression list holds hashes under this salt); it is never rotated.
+  name        = "${local.name}/subject-hash-salt"
+  description = "Salt of the erased people's id hashes (CLICKSTREAM_SUBJECT_HASH_SALT_SECRET)"
+  kms_key_id  = module.kms.data_key_arn
+}
+
+resource "aws_secretsmanager_secret_version" "subject_hash_salt" {
+  secret_id     = aws_secretsmanager_secret.subject_hash_salt.id
+  secret_string = data.aws_secretsmanager_random_password.subject_hash_salt.random_password
+
+  lifecycle {
+    ignore_changes = [secret_string]
+  }
+}
+
 resource "aws_secretsmanager_secret" "write_keys" {
   #checkov:skip=CKV2_AWS_57:Write keys are rotated by the operator adding the new key next to the old one, republishing the pages, then removing the old key; a rotation Lambda cannot update the pages that embed the key.
   name        = "${local.name}/write-keys"
@@ -234,6 +264,8 @@ module "glue_job" {
     CLICKSTREAM_CHECKPOINT_URI = "s3://${module.storage.bucket_names["checkpoints"]}"
     CLICKSTREAM_STREAM_NAME    = module.kinesis.name
     CLICKSTREAM_DEDUP_WINDOW   = var.dedup_window
+    # The suppression list's salt, read from Secrets Manager by the job (the ARN, not the salt)
+    CLICKSTREAM_SUBJECT_HASH_SALT_SECRET = aws_secretsmanager_secret.subject_hash_salt.arn
   }
 }
 
@@ -284,4 +316,6 @@ module "dagster" {
   athena_workgroup_name = module.athena.workgroup_name
   bucket_arns           = module.storage.bucket_arns
   compute_logs_bucket   = module.storage.bucket_names["scripts"]
+  # GetSecretValue on the salt of erased people's hashes, for the runs (forget, export-subject).
+  subject_hash_salt_secret_arn = aws_secretsmanager_secret.subject_hash_salt.arn
 }

@@ -11,6 +11,7 @@ built-in `sha2`, so the stream job checks each event without a Python UDF.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import datetime
 
@@ -28,11 +29,23 @@ SCHEMA = pa.schema([("id_hash", pa.string()), ("request_id", pa.string()),
 
 def subject_salt(settings: Settings) -> str:
     """The salt, which an erasure cannot do without: unsalted, the hashes could be reversed by
-    hashing candidate ids."""
-    if not settings.subject_hash_salt:
-        raise ValueError("no subject hash salt: set CLICKSTREAM_SUBJECT_HASH_SALT (a secret, "
-                         "the same for the stream job and every erasure)")
-    return settings.subject_hash_salt
+    hashing candidate ids. From the setting, else from the Secrets Manager secret it names."""
+    if settings.subject_hash_salt:
+        return settings.subject_hash_salt
+    if settings.subject_hash_salt_secret:
+        return _secret(settings.subject_hash_salt_secret, settings.region)
+    raise ValueError("no subject hash salt: set CLICKSTREAM_SUBJECT_HASH_SALT or "
+                     "CLICKSTREAM_SUBJECT_HASH_SALT_SECRET (a secret, the same for the stream "
+                     "job and every erasure)")
+
+
+@functools.cache
+def _secret(secret_id: str, region: str) -> str:
+    """One read per process: the salt does not change while a job or a run lives."""
+    import boto3
+
+    client = boto3.client("secretsmanager", region_name=region)
+    return client.get_secret_value(SecretId=secret_id)["SecretString"]
 
 
 def subject_hash(value: str, salt: str) -> str:

@@ -26,13 +26,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
 from streaming.lake.delta import bronze_target, quarantine_target
+from streaming.lake.suppression import subject_salt, suppression_target
 from streaming.lake.suppression import suppressed as suppressed_hashes
-from streaming.lake.suppression import suppression_target
 from streaming.settings import VARIABLES, Settings, load_settings
 from streaming.stream.dedup import RecentKeys, rebuild, window_seconds
 from streaming.stream.source import SCHEMA as SOURCE_SCHEMA
@@ -45,7 +44,7 @@ from streaming.stream.status import (
     checkpoint_lock,
     write_status,
 )
-from streaming.stream.transforms import parse_records, sink_rows, suppressed, unnest
+from streaming.stream.transforms import parse_records, sink_rows, suppressed, table_rows
 
 log = logging.getLogger("streaming.stream.job")
 QUERY_NAME = "bronze_events"
@@ -121,31 +120,51 @@ class BatchWriter:
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         app_id = self._app_id(batch.sparkSession)
-        drop = suppressed(suppressed_hashes(self.suppression), self.settings.subject_hash_salt)
+        hashes = suppressed_hashes(self.suppression)
+        drop = suppressed(hashes, subject_salt(self.settings)) if hashes else None
         rows = sink_rows(batch, drop).toArrow()
-        dropped = pc.sum(rows["suppressed"]).as_py() or 0
+        dropped = rows.column("sink_table").null_count
         if dropped:
             self.suppressed_events += dropped
             log.info("batch %s: %s events of erased people dropped", batch_id, dropped)
             write_status(self.settings.state_dir / STATUS_FILE,
                          suppressed_events=self.suppressed_events)
         rows = rows.filter(self._recent().admit(rows.column("dedup_key"), self.clock()))
-        self.bronze.append(unnest(rows, "bronze"), app_id, batch_id)
-        self.quarantine.append(unnest(rows, "quarantine"), app_id, batch_id)
+        self.bronze.append(table_rows(rows, "bronze"), app_id, batch_id)
+        self.quarantine.append(table_rows(rows, "quarantine"), app_id, batch_id)
 
 
 def ensure_tables(spark: SparkSession, settings: Settings) -> None:
     """Creates bronze and quarantine before the first batch, with the schema the batches will
     have as Arrow, so every later append matches it."""
     rows = sink_rows(parse_records(spark.createDataFrame([], SOURCE_SCHEMA))).toArrow()
-    bronze_target(settings).ensure(unnest(rows, "bronze").schema)
-    quarantine_target(settings).ensure(unnest(rows, "quarantine").schema)
+    bronze_target(settings).ensure(table_rows(rows, "bronze").schema)
+    quarantine_target(settings).ensure(table_rows(rows, "quarantine").schema)
+
+
+def retire_state_store(spark: SparkSession, settings: Settings) -> bool:
+    """Removes the checkpoint's state store, if it has one: the job's earlier versions kept
+    their dedup keys there (Spark's `dropDuplicatesWithinWatermark`), and Spark refuses to
+    restart a query whose stateful operators changed. The sink's dedup rebuilds its keys from
+    bronze instead (streaming/stream/dedup.py); offsets and commits are kept, so the job
+    resumes exactly where it was. Through Hadoop's file system, as Spark reaches the
+    checkpoint (a folder, or s3:// on AWS)."""
+    jvm = spark.sparkContext._jvm
+    state = jvm.org.apache.hadoop.fs.Path(f"{settings.bronze_checkpoint_uri}/state")
+    files = state.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not files.exists(state):
+        return False
+    files.delete(state, True)
+    log.warning("removed the checkpoint's Spark state store (%s): the dedup keys now live in "
+                "the job's sink and are rebuilt from bronze", state)
+    return True
 
 
 def start_query(spark: SparkSession, settings: Settings) -> StreamingQuery:
     """The bronze query: stateless in Spark (dedup is the sink's), so no watermark and no
     state store; the window is checked before the first batch reads anything."""
     window_seconds(settings.dedup_window)
+    retire_state_store(spark, settings)
     spark.dataSource.register(KinesisDataSource)
     ensure_tables(spark, settings)
     reader = spark.readStream.format(SOURCE_NAME).option("streamName", settings.stream_name)

@@ -18,7 +18,7 @@ from streaming.stream.transforms import (
     parse_records,
     sink_rows,
     suppressed,
-    unnest,
+    table_rows,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
@@ -50,7 +50,7 @@ def parsed(spark, payloads: list[bytes]):
 def sink_tables(batch) -> tuple[list[dict], list[dict]]:
     """The bronze and quarantine rows of a batch, as the job's sink hands them to Delta."""
     rows = sink_rows(batch).toArrow()
-    return unnest(rows, "bronze").to_pylist(), unnest(rows, "quarantine").to_pylist()
+    return table_rows(rows, "bronze").to_pylist(), table_rows(rows, "quarantine").to_pylist()
 
 
 def test_valid_record_becomes_a_typed_bronze_row(spark):
@@ -214,9 +214,9 @@ def test_events_of_erased_people_are_dropped_and_counted(spark):
     batch = parsed(spark, [orjson.dumps(r) for r in (erased, identified, broken, prefix)])
     rows = sink_rows(batch, suppressed(frozenset({subject_hash("anon-1", salt),
                                                   subject_hash("u-1", salt)}), salt)).toArrow()
-    [kept] = unnest(rows, "bronze").to_pylist()
+    [kept] = table_rows(rows, "bronze").to_pylist()
     assert kept["event_id"] == prefix["event_id"]
-    assert unnest(rows, "quarantine").num_rows == 0
-    assert rows["suppressed"].to_pylist() == [True, True, True, False]
+    assert table_rows(rows, "quarantine").num_rows == 0
+    assert rows["sink_table"].to_pylist() == [None, None, None, "bronze"]
     nothing = sink_rows(batch, suppressed(frozenset(), salt)).toArrow()
-    assert unnest(nothing, "bronze").num_rows == 3 and unnest(nothing, "quarantine").num_rows == 1
+    assert table_rows(nothing, "bronze").num_rows == 3 and table_rows(nothing, "quarantine").num_rows == 1

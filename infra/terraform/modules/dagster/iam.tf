@@ -267,6 +267,12 @@ resource "aws_iam_role_policy" "code_server" {
 
 data "aws_iam_policy_document" "run" {
   statement {
+    sid       = "ReadTheSuppressionListSalt"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.subject_hash_salt_secret_arn]
+  }
+
+  statement {
     sid       = "StreamJobRunsAndCatchUps"
     actions   = local.glue_runs
     resources = [local.glue_job]

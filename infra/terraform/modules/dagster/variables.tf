@@ -97,3 +97,8 @@ variable "compute_logs_bucket" {
   description = "Name of the bucket whose dagster/compute-logs/ prefix holds the runs' stdout and stderr."
   type        = string
 }
+
+variable "subject_hash_salt_secret_arn" {
+  description = "Secrets Manager secret holding the salt of erased people's id hashes (CLICKSTREAM_SUBJECT_HASH_SALT_SECRET)."
+  type        = string
+}

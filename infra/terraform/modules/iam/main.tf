@@ -112,6 +112,12 @@ data "aws_iam_policy_document" "glue_assume" {
 
 data "aws_iam_policy_document" "glue" {
   statement {
+    sid       = "ReadTheSuppressionListSalt"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.subject_hash_salt_secret_arn]
+  }
+
+  statement {
     sid       = "ReadTheEventStream"
     actions   = ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:ListShards", "kinesis:GetShardIterator", "kinesis:GetRecords"]
     resources = [var.stream_arn]

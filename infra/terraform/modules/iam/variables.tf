@@ -52,3 +52,8 @@ variable "write_keys_secret_arn" {
   description = "ARN of the Secrets Manager secret of the write keys, the only secret the Lambda may read."
   type        = string
 }
+
+variable "subject_hash_salt_secret_arn" {
+  description = "Secrets Manager secret holding the salt of erased people's id hashes (CLICKSTREAM_SUBJECT_HASH_SALT_SECRET)."
+  type        = string
+}
