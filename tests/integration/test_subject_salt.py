@@ -1,0 +1,31 @@
+"""The suppression list's salt in AWS mode: read from the Secrets Manager secret Terraform
+generates (CLICKSTREAM_SUBJECT_HASH_SALT_SECRET), on moto's server reached through the AWS
+SDKs' endpoint variable, as the Glue job and Dagster's runs read it."""
+
+from dataclasses import replace
+
+import boto3
+import pytest
+
+from streaming.lake.suppression import subject_hash, subject_salt
+from streaming.settings import load_settings
+
+
+def test_the_salt_comes_from_the_secret_the_settings_name(s3, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", s3.url)
+    secrets = boto3.client("secretsmanager", region_name="eu-central-1")
+    arn = secrets.create_secret(Name="clickstream-test/subject-hash-salt",
+                                SecretString="s3cret-salt")["ARN"]
+    settings = replace(load_settings({"CLICKSTREAM_MODE": "aws", "AWS_REGION": "eu-central-1",
+                                      "CLICKSTREAM_LAKE_URI": "s3://lake"}),
+                       subject_hash_salt_secret=arn)
+    assert settings.subject_hash_salt == ""
+    assert subject_salt(settings) == "s3cret-salt"
+    assert subject_hash("anon-1", subject_salt(settings)) == subject_hash("anon-1", "s3cret-salt")
+
+
+def test_aws_mode_without_a_salt_says_which_settings_give_one():
+    settings = load_settings({"CLICKSTREAM_MODE": "aws", "AWS_REGION": "eu-central-1",
+                              "CLICKSTREAM_LAKE_URI": "s3://lake"})
+    with pytest.raises(ValueError, match="CLICKSTREAM_SUBJECT_HASH_SALT_SECRET"):
+        subject_salt(settings)
