@@ -83,6 +83,11 @@ output "ip_hash_salt_secret_arn" {
   value       = aws_secretsmanager_secret.ip_hash_salt.arn
 }
 
+output "subject_hash_salt_secret_arn" {
+  description = "Secrets Manager secret holding the salt of erased people's id hashes (the suppression list and the audit trail)."
+  value       = aws_secretsmanager_secret.subject_hash_salt.arn
+}
+
 output "write_keys_secret_arn" {
   description = "Secrets Manager secret of the sites' write keys (CLICKSTREAM_WRITE_KEYS_SECRET); the operator puts its value."
   value       = aws_secretsmanager_secret.write_keys.arn
