@@ -249,11 +249,12 @@ def test_a_clock_skewed_client(edge_stack, spark):
 
 
 def fill(disk: Path) -> Path:
+    """Writes until the disk is full. Unbuffered: a buffered file still holding bytes when
+    the disk filled raised ENOSPC again when closed, outside the suppression."""
     filler = disk / "filler"
-    with filler.open("wb") as out, contextlib.suppress(OSError):
+    with filler.open("wb", buffering=0) as out, contextlib.suppress(OSError):
         while True:
             out.write(b"\0" * 65536)
-            out.flush()
     return filler
 
 

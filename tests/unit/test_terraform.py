@@ -342,7 +342,7 @@ def test_everything_at_rest_is_encrypted_with_customer_keys() -> None:
     assert ref(child("lambda").one("aws_lambda_function")["kms_key_arn"]) == "var.data_key_arn"
     assert child("monitoring").one("aws_sns_topic")["kms_master_key_id"]
     secrets = root().resource("aws_secretsmanager_secret")
-    assert set(secrets) == {"ip_hash_salt", "write_keys"}
+    assert set(secrets) == {"ip_hash_salt", "subject_hash_salt", "write_keys"}
     for name, secret in secrets.items():
         assert secret["kms_key_id"] == "${module.kms.data_key_arn}", name
     athena = child("athena").one("aws_athena_workgroup")["configuration"][0]
@@ -546,8 +546,10 @@ def test_lambda_may_read_exactly_the_write_keys_secret_and_decrypt_it() -> None:
     assert any("kms:Decrypt" in s["actions"] and s["resources"] == ["${var.data_key_arn}"]
                for s in lambda_statements)
     # No other policy anywhere touches Secrets Manager, but for the Dagster tasks' execution
-    # role, which ECS uses to read the database password (and that secret alone) at task start.
+    # role, which ECS uses to read the database password (and that secret alone) at task start,
+    # and the Glue job's and Dagster runs' roles, which read the erasure salt (and it alone).
     dagster = child("dagster")
+    salt_readers = {(iam.path, "glue"), (dagster.path, "run")}
     for module in all_modules():
         for name, document in module.data.get("aws_iam_policy_document", {}).items():
             if module is iam and name == "lambda":
@@ -558,6 +560,10 @@ def test_lambda_may_read_exactly_the_write_keys_secret_and_decrypt_it() -> None:
                         "secretsmanager:GetSecretValue"]:
                     assert statement["resources"] == [
                         "${aws_secretsmanager_secret.db_password.arn}"]
+                    continue
+                if (module.path, name) in salt_readers and actions == [
+                        "secretsmanager:GetSecretValue"]:
+                    assert statement["resources"] == ["${var.subject_hash_salt_secret_arn}"]
                     continue
                 assert not [a for a in actions if a.startswith("secretsmanager:")], name
 
@@ -1058,7 +1064,8 @@ def test_dagster_roles_are_one_per_task_and_only_the_daemon_launches_runs() -> N
     assert [name for name, held in actions.items() if "ecs:RunTask" in held] == ["daemon"]
     assert [name for name, held in actions.items() if "iam:PassRole" in held] == ["daemon"]
     assert "secretsmanager:GetSecretValue" in actions["execution"]
-    assert not actions["run"] & {"ecs:RunTask", "iam:PassRole", "secretsmanager:GetSecretValue"}
+    assert not actions["run"] & {"ecs:RunTask", "iam:PassRole"}
+    # the run reads one secret, the erasure salt (test_lambda_may_read_exactly_the_write_keys...)
     task_definitions = dagster.resource("aws_ecs_task_definition")
     assert ref(task_definitions["run"]["task_role_arn"]) == "aws_iam_role.run.arn"
     for name, definition in task_definitions.items():

@@ -82,17 +82,18 @@ run "lambda_may_manage_its_vpc_interfaces_as_aws_asks" {
     source = "./modules/iam"
   }
   variables {
-    name                  = "clickstream-test"
-    stream_arn            = "arn:aws:kinesis:eu-central-1:123456789012:stream/clickstream-test-events"
-    data_key_arn          = "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555"
-    bucket_arns           = { lake = "arn:aws:s3:::lake", checkpoints = "arn:aws:s3:::checkpoints", scripts = "arn:aws:s3:::scripts", athena = "arn:aws:s3:::athena" }
-    lambda_log_group_arn  = "arn:aws:logs:eu-central-1:123456789012:log-group:/aws/lambda/clickstream-test-ingest"
-    vpc_id                = "vpc-0123456789abcdef0"
-    subnet_ids            = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
-    security_group_ids    = ["sg-0123456789abcdef0", "sg-0123456789abcdef1"]
-    glue_database_name    = "clickstream_test"
-    glue_connection_name  = "clickstream-test-stream-job-network"
-    write_keys_secret_arn = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:clickstream-test/write-keys-AbCdEf"
+    name                         = "clickstream-test"
+    stream_arn                   = "arn:aws:kinesis:eu-central-1:123456789012:stream/clickstream-test-events"
+    data_key_arn                 = "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    bucket_arns                  = { lake = "arn:aws:s3:::lake", checkpoints = "arn:aws:s3:::checkpoints", scripts = "arn:aws:s3:::scripts", athena = "arn:aws:s3:::athena" }
+    lambda_log_group_arn         = "arn:aws:logs:eu-central-1:123456789012:log-group:/aws/lambda/clickstream-test-ingest"
+    vpc_id                       = "vpc-0123456789abcdef0"
+    subnet_ids                   = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+    security_group_ids           = ["sg-0123456789abcdef0", "sg-0123456789abcdef1"]
+    glue_database_name           = "clickstream_test"
+    glue_connection_name         = "clickstream-test-stream-job-network"
+    write_keys_secret_arn        = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:clickstream-test/write-keys-AbCdEf"
+    subject_hash_salt_secret_arn = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:clickstream-test/subject-hash-salt-AbCdEf"
   }
 
   # AWS's Lambda guide: these five on every resource (or AWSLambdaVPCAccessExecutionRole).
@@ -196,26 +197,27 @@ run "dagster_control_plane" {
     source = "./modules/dagster"
   }
   variables {
-    name                  = "clickstream-test"
-    vpc_id                = "vpc-0123456789abcdef0"
-    vpc_cidr              = "10.40.0.0/16"
-    subnet_ids            = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
-    s3_prefix_list_id     = "pl-0123456789abcdef0"
-    ui_allowed_cidrs      = ["10.40.0.0/16", "10.99.0.0/22"]
-    image_tag             = "0.1.0"
-    run_cpu               = 1024
-    run_memory_mb         = 4096
-    db_instance_class     = "db.t4g.micro"
-    data_key_arn          = "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555"
-    logs_key_arn          = "arn:aws:kms:eu-central-1:123456789012:key/66666666-2222-3333-4444-555555555555"
-    log_retention_days    = 365
-    settings              = { AWS_REGION = "eu-central-1", CLICKSTREAM_MODE = "aws" }
-    stream_arn            = "arn:aws:kinesis:eu-central-1:123456789012:stream/clickstream-test-events"
-    glue_job_name         = "clickstream-test-stream-job"
-    glue_database_name    = "clickstream_test"
-    athena_workgroup_name = "clickstream-test"
-    bucket_arns           = { lake = "arn:aws:s3:::lake", checkpoints = "arn:aws:s3:::checkpoints", scripts = "arn:aws:s3:::scripts", athena = "arn:aws:s3:::athena" }
-    compute_logs_bucket   = "scripts"
+    name                         = "clickstream-test"
+    vpc_id                       = "vpc-0123456789abcdef0"
+    vpc_cidr                     = "10.40.0.0/16"
+    subnet_ids                   = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+    s3_prefix_list_id            = "pl-0123456789abcdef0"
+    ui_allowed_cidrs             = ["10.40.0.0/16", "10.99.0.0/22"]
+    image_tag                    = "0.1.0"
+    run_cpu                      = 1024
+    run_memory_mb                = 4096
+    db_instance_class            = "db.t4g.micro"
+    data_key_arn                 = "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    logs_key_arn                 = "arn:aws:kms:eu-central-1:123456789012:key/66666666-2222-3333-4444-555555555555"
+    log_retention_days           = 365
+    settings                     = { AWS_REGION = "eu-central-1", CLICKSTREAM_MODE = "aws" }
+    stream_arn                   = "arn:aws:kinesis:eu-central-1:123456789012:stream/clickstream-test-events"
+    glue_job_name                = "clickstream-test-stream-job"
+    glue_database_name           = "clickstream_test"
+    athena_workgroup_name        = "clickstream-test"
+    bucket_arns                  = { lake = "arn:aws:s3:::lake", checkpoints = "arn:aws:s3:::checkpoints", scripts = "arn:aws:s3:::scripts", athena = "arn:aws:s3:::athena" }
+    compute_logs_bucket          = "scripts"
+    subject_hash_salt_secret_arn = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:clickstream-test/subject-hash-salt-AbCdEf"
   }
 
   # Known values where the policies' ARNs are built, so the plan can be asserted on.
@@ -367,8 +369,18 @@ run "dagster_control_plane" {
       "athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution", "athena:GetWorkGroup",
       "s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
       "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey",
+      "secretsmanager:GetSecretValue",
     ])
-    error_message = "The run task's role holds what the assets call: Glue job runs and catalog, Athena, S3, Kinesis reads, the data key."
+    error_message = "The run task's role holds what the assets call: Glue job runs and catalog, Athena, S3, Kinesis reads, the data key, the erasure salt (its secret alone)."
+  }
+
+  assert {
+    condition = alltrue([
+      for statement in data.aws_iam_policy_document.run.statement :
+      toset(statement.resources) == toset([var.subject_hash_salt_secret_arn])
+      if contains(statement.actions, "secretsmanager:GetSecretValue")
+    ])
+    error_message = "The run task reads one secret: the erasure salt."
   }
   assert {
     condition = length([
