@@ -75,6 +75,9 @@ class Settings:
     # The control plane's: the Glue job it observes and catches up with, the Athena database
     # and workgroup of the lake's tables, when a lagging job gets a catch-up run, and the
     # first day of silver and gold partitions.
+    # Dagster's storage for the embedded UI (`clickstream demo --ui`): a PostgreSQL URL
+    # (postgresql+psycopg2://...) as a deployment keeps it on RDS; unset, Dagster's SQLite files.
+    dagster_postgres_url: str = setting("CLICKSTREAM_DAGSTER_POSTGRES_URL", "")
     glue_job_name: str = setting("CLICKSTREAM_GLUE_JOB_NAME", "")
     glue_database: str = setting("CLICKSTREAM_GLUE_DATABASE", "")
     athena_workgroup: str = setting("CLICKSTREAM_ATHENA_WORKGROUP", "primary")

@@ -24,7 +24,7 @@ DAGSTER_PORT = 3000
 def prepare_instance(home: Path, postgres_url: str | None = None) -> None:
     """Dagster's storage on PostgreSQL (`dagster.yaml`) when `postgres_url` is given, as a
     deployment keeps it on RDS; without it Dagster's default, SQLite files under `home`.
-    A `dagster.yaml` the user already has is left as it is."""
+    A `dagster.yaml` the user already has is left as it is (delete it to switch storage)."""
     config = home / "dagster.yaml"
     if postgres_url is not None and not config.exists():
         config.write_text(yaml.safe_dump({"storage": {"postgres": {"postgres_url": postgres_url}}}))
@@ -33,7 +33,7 @@ def prepare_instance(home: Path, postgres_url: str | None = None) -> None:
 def start_dagster(stack: LocalStack, port: int = DAGSTER_PORT) -> subprocess.Popen:
     home = stack.settings.home / "dagster"
     home.mkdir(parents=True, exist_ok=True)
-    prepare_instance(home)
+    prepare_instance(home, stack.settings.dagster_postgres_url or None)
     stack.log_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **stack.settings.to_env(), "DAGSTER_HOME": str(home)}
     log = open(stack.log_dir / "dagster.log", "ab")  # noqa: SIM115 - owned by the child

@@ -56,7 +56,15 @@ class LocalPostgres:
         """What Dagster's `storage: postgres: postgres_url` takes. The driver is named:
         SQLAlchemy 2.1 reads a bare `postgresql://` as psycopg 3, and dagster-postgres brings
         psycopg2."""
-        return f"postgresql+psycopg2://{SUPERUSER}@{HOST}:{self.port}/{DATABASE}"
+        return self.database_url(DATABASE)
+
+    def database_url(self, database: str) -> str:
+        return f"postgresql+psycopg2://{SUPERUSER}@{HOST}:{self.port}/{database}"
+
+    def create_database(self, database: str) -> str:
+        """A database of its own (an instance that must not see another's runs); its URL."""
+        self._create_database(database)
+        return self.database_url(database)
 
     @property
     def log(self) -> Path:
@@ -74,23 +82,23 @@ class LocalPostgres:
         options = f"-p {self.port} -k {self.data_dir} -c listen_addresses={HOST} -c fsync=off"
         self._run(server_program("pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log),
                   "-o", options, "-t", str(int(timeout)), "-w", "start")
-        self._create_database()
+        self._create_database(DATABASE)
 
     def stop(self) -> None:
         """A fast shutdown (open sessions are ended); nothing to do when it is not running."""
         if (self.data_dir / "postmaster.pid").exists():
             self._run(server_program("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
 
-    def _create_database(self) -> None:
+    def _create_database(self, database: str) -> None:
         import psycopg2
 
         connection = psycopg2.connect(host=HOST, port=self.port, user=SUPERUSER, dbname="postgres")
         try:
             connection.autocommit = True
             with connection.cursor() as cursor:
-                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
                 if cursor.fetchone() is None:
-                    cursor.execute(f'CREATE DATABASE "{DATABASE}"')
+                    cursor.execute(f'CREATE DATABASE "{database}"')
         finally:
             connection.close()
 

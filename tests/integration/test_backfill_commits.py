@@ -31,7 +31,7 @@ def test_two_backfill_runs_of_one_table_commit_side_by_side(tmp_path, postgres):
     before = rows_by_day(sessions)
     home = tmp_path / "dagster"
     home.mkdir()
-    prepare_instance(home, postgres.url)
+    prepare_instance(home, postgres.create_database("backfill"))
     env = {**os.environ, **settings.to_env(), "DAGSTER_HOME": str(home)}
     runs = [subprocess.Popen(
         [sys.executable, "-m", "dagster", "asset", "materialize", "-m",

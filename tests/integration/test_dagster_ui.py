@@ -1,6 +1,7 @@
 """`dagster dev` on workspace.yaml, read over its GraphQL API as the UI reads it."""
 
 import httpx
+import psycopg2
 import pytest
 
 from streaming.local.dagster_ui import start_dagster
@@ -17,8 +18,10 @@ QUERY = """
 """
 
 
-def test_dagster_dev_serves_the_graph_from_stream_to_gold(tmp_path):
-    stack = LocalStack(isolated_settings(tmp_path))
+def test_dagster_dev_serves_the_graph_from_stream_to_gold(tmp_path, postgres):
+    """With its storage on PostgreSQL (CLICKSTREAM_DAGSTER_POSTGRES_URL), as deployed."""
+    url = postgres.create_database("dagster_dev")
+    stack = LocalStack(isolated_settings(tmp_path, dagster_postgres_url=url))
     port = free_port()
     process = start_dagster(stack, port=port)
     try:
@@ -38,3 +41,6 @@ def test_dagster_dev_serves_the_graph_from_stream_to_gold(tmp_path):
     assert nodes["gold_funnel"]["groupName"] == "gold"
     assert nodes["bronze_events"]["owners"] == [{"team": "clickstream"}]
     assert set(nodes["bronze_events"]["kinds"]) == {"spark", "delta"}
+    with psycopg2.connect(url.replace("+psycopg2", "")) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'")
+        assert cursor.fetchone() == (1,), "dagster dev keeps its runs in PostgreSQL"
