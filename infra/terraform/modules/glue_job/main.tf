@@ -13,14 +13,12 @@ locals {
   # driver address and memory). Shuffle partitions follow the executors' cores; a streaming
   # query keeps the count its checkpoint started with.
   spark_conf = {
-    "spark.sql.extensions"                                                  = "io.delta.sql.DeltaSparkSessionExtension"
-    "spark.sql.catalog.spark_catalog"                                       = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
-    "spark.databricks.delta.snapshotPartitions"                             = "1"
-    "spark.databricks.delta.properties.defaults.enableDeletionVectors"      = "false"
-    "spark.sql.session.timeZone"                                            = "UTC"
-    "spark.sql.shuffle.partitions"                                          = tostring(max(2, (var.number_of_workers - 1) * local.vcpus[var.worker_type]))
-    "spark.sql.streaming.stateStore.providerClass"                          = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
-    "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled" = "true"
+    "spark.sql.extensions"                                             = "io.delta.sql.DeltaSparkSessionExtension"
+    "spark.sql.catalog.spark_catalog"                                  = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+    "spark.databricks.delta.snapshotPartitions"                        = "1"
+    "spark.databricks.delta.properties.defaults.enableDeletionVectors" = "false"
+    "spark.sql.session.timeZone"                                       = "UTC"
+    "spark.sql.shuffle.partitions"                                     = tostring(max(2, (var.number_of_workers - 1) * local.vcpus[var.worker_type]))
   }
   # Glue accepts a single --conf argument; further settings ride in its value as " --conf k=v".
   conf_argument = join(" --conf ", [for key, value in local.spark_conf : "${key}=${value}"])
