@@ -21,7 +21,6 @@ from pydantic import PrivateAttr
 from pyspark.sql import SparkSession
 
 from streaming.kinesis import kinesis_client, list_shard_ids
-from streaming.lake import delta
 from streaming.lake.delta import DeltaTarget, bronze_target
 from streaming.lake.tables import Table
 from streaming.lakesql.catalog import Catalog
@@ -82,10 +81,6 @@ class LakeResource(ConfigurableResource):
     def uri(self, table: Table) -> str:
         """Where a table of the registry (streaming/lake/tables.py) lives in this lake."""
         return table.uri(self.config.settings())
-
-    def target(self, table: Table) -> DeltaTarget:
-        """A table of the registry as the one commit path writes it (streaming/lake/delta.py)."""
-        return delta.target(self.config.settings(), table)
 
     def bronze(self) -> DeltaTarget:
         """Bronze as the one commit path writes it (streaming/lake/delta.py)."""

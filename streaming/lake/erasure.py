@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 
 from streaming.lake import audit, suppression, tables
 from streaming.lake.audit import AuditTrail, Request, Step
-from streaming.lake.delta import storage_options, target
+from streaming.lake.delta import target
 from streaming.lake.subject import (
     ID_FIELDS,
     PERSONAL_TABLES,
@@ -149,8 +149,7 @@ def verify(settings: Settings, hashes: frozenset[str], salt: str) -> dict[str, V
     def match(value: str) -> bool:
         return suppression.subject_hash(value, salt) in hashes
 
-    return {table.name: scan_versions(table.uri(settings), table, match,
-                                      storage_options(settings))
+    return {table.name: scan_versions(table.uri(settings), table, match)
             for table in PERSONAL_TABLES}
 
 

@@ -12,7 +12,6 @@ import json
 from collections.abc import Iterator
 
 from streaming.lake import tables
-from streaming.lake.delta import storage_options
 from streaming.lake.erasure import Subject, resolve
 from streaming.lake.subject import PERSONAL_TABLES, current_rows
 from streaming.settings import Settings
@@ -20,8 +19,7 @@ from streaming.settings import Settings
 
 def subject_lines(settings: Settings, subject: Subject) -> Iterator[str]:
     ids = resolve(settings, {subject.id})
-    storage = storage_options(settings)
-    found = {table.name: list(current_rows(table.uri(settings), table, ids, storage))
+    found = {table.name: list(current_rows(table.uri(settings), table, ids))
              for table in PERSONAL_TABLES}
     links = [{key: row[key] for key in ("anonymous_id", "user_id", "source", "first_seen_at",
                                         "last_seen_at")}

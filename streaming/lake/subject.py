@@ -19,10 +19,9 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
 
 from streaming.lake import tables
+from streaming.lake.read import open_table
 from streaming.lake.tables import Table
 from streaming.records import AGGREGATE_EVENTS, AGGREGATE_MARKER
 
@@ -109,20 +108,18 @@ class VersionScan:
     unreadable: list[int]
 
 
-def scan_versions(uri: str, table: Table, match: Match,
-                  storage: dict[str, str] | None = None) -> VersionScan:
+def scan_versions(uri: str, table: Table, match: Match) -> VersionScan:
     """Every version in the table's history, each file read once: a version's rows are its
     files' rows (these tables have no deletion vectors), so a person found in no file is in
     no version."""
-    try:
-        latest = DeltaTable(uri, storage_options=storage)
-    except TableNotFoundError:
+    latest = open_table(uri)
+    if latest is None:
         return VersionScan(0, 0, [])
     versions = sorted(entry["version"] for entry in latest.history())
     seen: set[str] = set()
     found, unreadable = 0, []
     for version in versions:
-        dataset = DeltaTable(uri, version=version, storage_options=storage).to_pyarrow_dataset()
+        dataset = open_table(uri, version).to_pyarrow_dataset()
         readable = True
         for fragment in dataset.get_fragments():
             if fragment.path in seen:
@@ -139,11 +136,8 @@ def scan_versions(uri: str, table: Table, match: Match,
     return VersionScan(found, len(versions), unreadable)
 
 
-def current_rows(uri: str, table: Table, ids: set[str],
-                 storage: dict[str, str] | None = None) -> Iterator[dict]:
+def current_rows(uri: str, table: Table, ids: set[str]) -> Iterator[dict]:
     """The person's rows in the table's current version, every column."""
-    try:
-        dataset = DeltaTable(uri, storage_options=storage).to_pyarrow_dataset()
-    except TableNotFoundError:
-        return
-    yield from rows_of(dataset, table, ids).to_pylist()
+    current = open_table(uri)
+    if current is not None:
+        yield from rows_of(current.to_pyarrow_dataset(), table, ids).to_pylist()

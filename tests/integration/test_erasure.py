@@ -216,7 +216,9 @@ def test_the_dagster_job_runs_an_erasure_and_the_check_verifies_every_request(er
     assert result.success
     [check] = result.get_asset_check_evaluations()
     assert check.asset_key == PRIVACY_REQUESTS and check.passed
-    assert check.metadata["requests_checked"].value == 3
+    # every completed request is checked, however many the module's earlier tests made
+    completed = audit.audit_trail(settings).completed()
+    assert check.metadata["requests_checked"].value == len(completed) >= 1
     assert not any(r["anonymous_id"] == "anon-10" for r in DeltaTable(
         tables.BRONZE.uri(settings)).to_pyarrow_dataset().to_table().to_pylist())
 
