@@ -128,7 +128,7 @@ def bronze_rows(uri: str, anonymous_id: str, expected: set[str]) -> dict[str, di
                "page_url", "page_path", "referrer", "element", "properties", "received_at"]
     while True:
         try:
-            table = DeltaTable(uri).to_pyarrow_table(columns=columns)
+            table = DeltaTable(uri).to_pyarrow_dataset().to_table(columns=columns)
             rows = [{**r, "properties": dict(r["properties"] or [])}
                     for r in table.to_pylist() if r["anonymous_id"] == anonymous_id]
         except TableNotFoundError:

@@ -103,12 +103,12 @@ def tick(sensor, instance, resources, cursor=None):
 
 
 def bronze_ids(settings) -> list[str]:
-    return DeltaTable(tables.BRONZE.uri(settings)).to_pyarrow_table(columns=["event_id"])[
+    return DeltaTable(tables.BRONZE.uri(settings)).to_pyarrow_dataset().to_table(columns=["event_id"])[
         "event_id"].to_pylist()
 
 
 def table(settings, name: str, day: str) -> list[dict]:
-    rows = DeltaTable(f"{settings.lake_uri}/{name}").to_pyarrow_table().to_pylist()
+    rows = DeltaTable(f"{settings.lake_uri}/{name}").to_pyarrow_dataset().to_table().to_pylist()
     return [r for r in rows if str(r.get("session_date") or r.get("event_date")) == day]
 
 

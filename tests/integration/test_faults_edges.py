@@ -236,7 +236,7 @@ def test_a_clock_skewed_client(edge_stack, spark):
                 for r in body["rejected_events"]} == {
             (i, "event_time", "not_in_future") for i in ids(future)}
         assert wait_for_bronze(settings, ids(late), timeout=600)
-        bronze = DeltaTable(tables.BRONZE.uri(settings)).to_pyarrow_table(
+        bronze = DeltaTable(tables.BRONZE.uri(settings)).to_pyarrow_dataset().to_table(
             columns=["event_id", "event_date"]).to_pylist()
         assert {str(r["event_date"]) for r in bronze if r["event_id"] in ids(late)} == {day}
         assert not ids(future) & {r["event_id"] for r in bronze}

@@ -100,7 +100,7 @@ def test_tables_are_readable_by_delta_rs_with_partitions(stack):
     protocol = table.protocol()
     assert (protocol.min_reader_version, protocol.min_writer_version) == (1, 2)
     assert table.metadata().partition_columns == ["event_date"]
-    row = [r for r in table.to_pyarrow_table().to_pylist() if r["event_id"] == sent["event_id"]]
+    row = [r for r in table.to_pyarrow_dataset().to_table().to_pylist() if r["event_id"] == sent["event_id"]]
     assert row[0]["event_date"] == datetime.fromisoformat(sent["event_time"]).date()
     status = json.loads((stack.settings.state_dir / "bronze_job.json").read_text())
     assert status["state"] == "running"

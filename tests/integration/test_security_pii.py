@@ -49,7 +49,7 @@ def bronze(uri: str, wanted: set[str], timeout: float = 180) -> list[dict]:
     """Every bronze row, once all `wanted` event_ids are there (or at the timeout)."""
     deadline = time.monotonic() + timeout
     while True:
-        rows = DeltaTable(uri).to_pyarrow_table().to_pylist() if Path(uri).exists() else []
+        rows = DeltaTable(uri).to_pyarrow_dataset().to_table().to_pylist() if Path(uri).exists() else []
         if wanted <= {row["event_id"] for row in rows} or time.monotonic() > deadline:
             return rows
         time.sleep(1)
@@ -73,7 +73,7 @@ def test_no_stored_column_holds_raw_pii_and_a_retried_batch_is_stored_once(stack
     assert all(row["user_id"].startswith("hashed-") and "redacted-email" in row["page_url"]
                for row in ours)
 
-    stored = rows + (DeltaTable(tables.QUARANTINE.uri(settings)).to_pyarrow_table().to_pylist()
+    stored = rows + (DeltaTable(tables.QUARANTINE.uri(settings)).to_pyarrow_dataset().to_table().to_pylist()
                      if Path(tables.QUARANTINE.uri(settings)).exists() else [])
     findings = scan_rows(stored)
     columns = {column for row in stored for column in row}
