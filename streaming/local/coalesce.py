@@ -26,9 +26,10 @@ from streaming.kinesis import MAX_BYTES_PER_CALL, MAX_RECORDS_PER_CALL
 DEFAULT_LINGER_SECONDS = 0.002
 
 
-@dataclass
+@dataclass(eq=False)
 class _Call:
-    """One caller's PutRecords, waiting for the shared call that carries it."""
+    """One caller's PutRecords, waiting for the shared call that carries it (compared by
+    identity: taking a call off the queue must not compare its records)."""
 
     stream_name: str
     records: list[dict[str, Any]]

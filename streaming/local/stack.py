@@ -50,12 +50,12 @@ def wait_for(check, what: str, timeout: float, process: subprocess.Popen | None 
         if check():
             return
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{what} exited with code {process.returncode}{_tail(log)}")
+            raise RuntimeError(f"{what} exited with code {process.returncode}{log_tail(log)}")
         time.sleep(0.2)
-    raise TimeoutError(f"{what} not ready after {timeout:.0f}s{_tail(log)}")
+    raise TimeoutError(f"{what} not ready after {timeout:.0f}s{log_tail(log)}")
 
 
-def _tail(log: Path | None, lines: int = 15, window: int = 64 * 1024) -> str:
+def log_tail(log: Path | None, lines: int = 15, window: int = 64 * 1024) -> str:
     """The log's last lines, read from its last `window` bytes (a stack left running for
     days has a long job log)."""
     if log is None or not log.exists():
@@ -216,7 +216,7 @@ class Supervisor:
             os.killpg(process.pid, signal.SIGKILL)
         how = describe_exit(process.returncode)
         ran = now - state.spawned_at
-        tail = _tail(part.log)
+        tail = log_tail(part.log)
         if part.waiting_exit_code is not None and process.returncode == part.waiting_exit_code:
             state.waits += 1
             delay = backoff_delay(state.waits, self.backoff, self.max_backoff)

@@ -138,8 +138,12 @@ async def deliver(client: httpx.AsyncClient, url: str, flush: Flush, ledger: Led
 
 def _write_progress(out: Path, ledger: Ledger, total: int, in_flight: int) -> None:
     tmp = out / "progress.tmp"
-    tmp.write_text(json.dumps({"total": total, "sent": ledger.sent, "in_flight": in_flight,
-                               "acknowledged": len(ledger.acknowledged), "at": time.time()}))
+    tmp.write_text(json.dumps({
+        "total": total, "sent": ledger.sent, "in_flight": in_flight,
+        "acknowledged": len(ledger.acknowledged), "rejected": len(ledger.rejected),
+        "http_statuses": {str(k): v for k, v in sorted(ledger.statuses.items())},
+        "network_errors": ledger.network_errors, "resent_requests": ledger.resent_requests,
+        "at": time.time()}))
     tmp.replace(out / "progress.json")
 
 

@@ -33,7 +33,7 @@ import httpx
 from streaming.lake import tables
 from streaming.lake.read import latest_version
 from streaming.local.dagster_ui import start_dagster
-from streaming.local.stack import LocalStack, stop_process
+from streaming.local.stack import LocalStack, log_tail, stop_process
 from streaming.settings import Settings
 from streaming.tools.common import free_port
 from streaming.tools.faults.inject import (
@@ -73,6 +73,12 @@ class Plan:
     probe_events: int = 500
     bad_share: float = 0.01
     seed: int = 11
+    give_up_after: float = 300.0
+
+    def client_deadline(self, events: int) -> float:
+        """Seconds a client may take for `events`: its schedule, then the longest a flush
+        may retry, twice over; past that the run fails with what the client saw."""
+        return events / self.rate + 2 * self.give_up_after
 
     def schedule(self, rng: random.Random) -> list[tuple[float, str, str]]:
         """(share of the load sent, fault, mode), spread over the load in a random order.
@@ -126,15 +132,39 @@ class FaultRun:
     def _client(self, name: str, events: int, seed: int, gated: bool = False) -> subprocess.Popen:
         out = self.out / name
         out.mkdir(parents=True, exist_ok=True)
+        self.stack.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.stack.log_dir / f"client-{name}.log", "ab")  # noqa: SIM115 - the child's
         gate = ["--gate", str(self._gate)] if gated else []
         self.clients[name] = subprocess.Popen(
             [sys.executable, "-m", "streaming.tools.faults.client", "--url",
              f"{self.settings.gateway_url}/v1/events", "--events", str(events), "--rate",
              str(self.plan.rate), "--concurrency", str(self.plan.concurrency), "--bad-share",
-             str(self.plan.bad_share), "--seed", str(seed), "--out", str(out), *gate],
+             str(self.plan.bad_share), "--seed", str(seed), "--give-up-after",
+             str(self.plan.give_up_after), "--out", str(out), *gate],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         return self.clients[name]
+
+    def _finish(self, name: str, events: int) -> None:
+        """Waits for client `name` at most its deadline from now. A client that fails or
+        overruns fails the run with what it and the gateway saw, so a stuck client shows its
+        cause instead of holding the run until an outer timeout."""
+        client = self.clients[name]
+        try:
+            code = client.wait(timeout=self.plan.client_deadline(events))
+        except subprocess.TimeoutExpired:
+            stop_process(client, timeout=5)
+            code = None
+        if code == 0:
+            return
+        try:
+            progress = (self.out / name / "progress.json").read_text()
+        except FileNotFoundError:
+            progress = "(none written)"
+        what = "failed" if code is not None else \
+            f"did not finish in {self.plan.client_deadline(events):.0f}s"
+        logs = "".join(log_tail(self.stack.log_dir / f"{part}.log")
+                       for part in (f"client-{name}", "gateway", "kinesis"))
+        raise RuntimeError(f"the {name} client {what}; its progress: {progress}{logs}")
 
     @property
     def _gate(self) -> Path:
@@ -239,7 +269,7 @@ class FaultRun:
         at = self._elapsed()
         self._record("duplicate_records", at, progress, records=duplicate_recent(self.settings))
 
-    def _faults_under_load(self) -> subprocess.Popen:
+    def _faults_under_load(self) -> None:
         """Each fault waits for its share of the load to be sent; while it runs, the client may
         send on up to the next fault's share, so every fault meets traffic."""
         schedule = self.plan.schedule(self.rng)
@@ -265,7 +295,6 @@ class FaultRun:
             else:
                 self._bad_records_fault(progress)
         self._open_gate(self.plan.events)
-        return client
 
     def _unattended_recovery(self, acknowledged: set[str]) -> dict:
         """With the job caught up: kill it, send a burst, touch nothing: Dagster's sensor
@@ -276,9 +305,8 @@ class FaultRun:
         killed_at = time.time()
         state = batch_state(self.settings)
         self.stack.kill("job")
-        burst = self._client("burst", self.plan.burst_events, self.plan.seed + 1)
-        if burst.wait() != 0:
-            raise RuntimeError(f"the burst client failed; see {self.stack.log_dir}")
+        self._client("burst", self.plan.burst_events, self.plan.seed + 1)
+        self._finish("burst", self.plan.burst_events)
         wanted = acknowledged | set(Sent.read(self.out / "burst").acknowledged)
         caught_up_at = wait_for_bronze(self.settings, wanted, timeout=1800, progress=self.say)
         self.say(f"  caught up {caught_up_at - killed_at:.0f}s after the kill" if caught_up_at
@@ -295,9 +323,8 @@ class FaultRun:
         self.say(f"  {len(runs)} catch-up run(s): {[r['status'] for r in runs]}; restarting the "
                  "continuous job and sending a probe through it ...")
         restart = restart_job(self.stack)
-        probe = self._client("probe", self.plan.probe_events, self.plan.seed + 2)
-        if probe.wait() != 0:
-            raise RuntimeError(f"the probe client failed; see {self.stack.log_dir}")
+        self._client("probe", self.plan.probe_events, self.plan.seed + 2)
+        self._finish("probe", self.plan.probe_events)
         probe_sent = time.time()
         probe_ids = set(Sent.read(self.out / "probe").acknowledged)
         probe_in_bronze = wait_for_bronze(self.settings, probe_ids, timeout=300)
@@ -323,9 +350,8 @@ class FaultRun:
         self.started = time.monotonic()
         self.say(f"sending {self.plan.events:,} events at {self.plan.rate:,.0f}/s while "
                  "injecting faults ...")
-        client = self._faults_under_load()
-        if client.wait() != 0:
-            raise RuntimeError(f"the load client failed; see {self.stack.log_dir}/client-load.log")
+        self._faults_under_load()
+        self._finish("load", self.plan.events)
         sent = Sent.read(self.out / "load")
         self.say(f"load done after {self._elapsed():.0f}s: {len(sent.acknowledged):,} "
                  f"acknowledged, {len(sent.rejected):,} rejected; waiting for the job to drain ...")
