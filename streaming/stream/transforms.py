@@ -35,10 +35,13 @@ from streaming.contract import (
     UUID_PATTERN,
 )
 from streaming.lake.suppression import SEPARATOR
+from streaming.record_codec import COMPRESSED_PREFIX, MAX_INFLATED_BYTES
 from streaming.records import AGGREGATE_EVENTS, AGGREGATE_MARKER, AGGREGATE_VERSION
 
 CORRUPT_COLUMN = "_corrupt_record"
 TEXT_COLUMN = "_is_utf8"
+# A record that still holds the compressed prefix after the reader: it did not inflate.
+COMPRESSED_COLUMN = "_did_not_inflate"
 BINARY_PREFIX = "base64:"
 
 ELEMENT_SCHEMA = StructType(
@@ -129,7 +132,11 @@ def quarantine_reason() -> Column:
     malformed = F.col(CORRUPT_COLUMN).isNotNull()
     version = F.col(AGGREGATE_COLUMN)
     return (
-        F.when(~F.col(TEXT_COLUMN), F.lit(f"malformed_json: record is not UTF-8 text "
+        F.when(F.col(COMPRESSED_COLUMN),
+               F.lit(f"aggregate: compressed record does not inflate (corrupt, truncated or over "
+                     f"{MAX_INFLATED_BYTES} bytes inflated; raw_record holds its bytes as "
+                     f"{BINARY_PREFIX}<base64>)"))
+        .when(~F.col(TEXT_COLUMN), F.lit(f"malformed_json: record is not UTF-8 text "
                                            f"(raw_record holds its bytes as {BINARY_PREFIX}<base64>)"))
         .when(version != AGGREGATE_VERSION,
               F.format_string(f"aggregate: envelope version %d, this job reads {AGGREGATE_VERSION}",
@@ -157,6 +164,8 @@ def parse_records(raw: DataFrame) -> DataFrame:
     is_text = F.coalesce(F.is_valid_utf8(text), F.lit(True))
     envelopes = raw.select(
         "*", is_text.alias(TEXT_COLUMN),
+        (F.substring("data", 1, len(COMPRESSED_PREFIX)) == F.lit(COMPRESSED_PREFIX))
+        .alias(COMPRESSED_COLUMN),
         F.from_json(F.when(is_text, text), ENVELOPE_SCHEMA).alias("envelope"))
     version = F.col("envelope")[AGGREGATE_MARKER]
     members = F.when(version == AGGREGATE_VERSION, F.col("envelope")[AGGREGATE_EVENTS])
@@ -165,17 +174,18 @@ def parse_records(raw: DataFrame) -> DataFrame:
     # 50-event aggregate would carry the whole record (measured: ~1 ms an event).
     records = envelopes.select(
         F.col("shard_id"), F.col("sequence_number"), F.col("approximate_arrival_timestamp"),
-        F.col(TEXT_COLUMN), version.alias(AGGREGATE_COLUMN),
+        F.col(TEXT_COLUMN), F.col(COMPRESSED_COLUMN), version.alias(AGGREGATE_COLUMN),
         F.when(F.coalesce(F.size(members), F.lit(0)) <= 0, F.col("data")).alias("data"),
         F.posexplode_outer(members).alias("kinesis_record_index", "member"))
     member = F.col("kinesis_record_index").isNotNull()
     event_text = (F.when(member, F.coalesce(F.col("member"), F.lit("null")))
-                  .when(F.col(TEXT_COLUMN), F.col("data").cast("string")))
+                  .when(F.col(TEXT_COLUMN) & ~F.col(COMPRESSED_COLUMN), F.col("data").cast("string")))
     parsed = F.from_json(event_text, RECORD_SCHEMA,
                          {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_COLUMN})
     typed = records.select(
         F.coalesce(event_text, F.concat(F.lit(BINARY_PREFIX), F.base64("data"))).alias("raw_record"),
         F.col(TEXT_COLUMN),
+        F.col(COMPRESSED_COLUMN),
         F.col(AGGREGATE_COLUMN),
         F.col("shard_id").alias("kinesis_shard_id"),
         F.col("sequence_number").alias("kinesis_sequence_number"),

@@ -57,3 +57,13 @@ def test_cost_model_scales_shards_and_workers_with_the_rate():
     assert (small["sizing"]["kinesis_shards"], large["sizing"]["kinesis_shards"]) == (1, 100)
     assert small["sizing"]["glue_g1x_workers"] == 2
     assert large["usd_per_month_total"] > 10 * small["usd_per_month_total"]
+
+
+def test_gateway_smoke_reports_cpu_per_event_of_every_event_in_the_stream(tmp_path):
+    report, _ = run_bench(isolated_settings(tmp_path), "gateway", rate=1, duration=1,
+                          events=2000, visitors=1)
+    assert report["events"] == report["acknowledged_in_stream"] == 2000
+    assert report["http_events_per_s"] > 0
+    assert set(report["cpu_us_per_event"]) == {"gateway", "kinesis"}
+    assert all(us > 0 for us in report["cpu_us_per_event"].values())
+    assert len(headline(report)) == 1

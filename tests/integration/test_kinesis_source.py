@@ -10,10 +10,12 @@ import time
 import uuid
 from collections import Counter
 
+import orjson
 import pyarrow as pa
 import pytest
 
 from streaming.kinesis import ensure_stream, kinesis_client, put_records
+from streaming.records import aggregate
 from streaming.stream.source import ARROW_SCHEMA, KinesisStreamReader
 
 pytestmark = pytest.mark.slow
@@ -80,3 +82,20 @@ def test_a_restart_from_a_checkpointed_offset_reads_exactly_what_follows_it(stre
     tail, _, _ = read_all(restarted, offset, 120 - len(head))
     assert sorted(head + tail) == sorted(f"record-{i}" for i in range(120))
     assert len(head + tail) == 120
+
+
+
+def test_compressed_aggregates_come_out_inflated_and_other_records_as_they_were(stream):
+    settings, name = stream
+    events = [("visitor-1", orjson.dumps({"event_id": f"e{n}", "page": "/" * 40})) for n in range(30)]
+    [compressed] = aggregate(events)
+    corrupt = compressed.data[:-8]
+    records = [("visitor-1", compressed.data), ("visitor-2", corrupt), ("visitor-3", b"plain")]
+    assert put_records(kinesis_client(settings), name, records).failed == 0
+    source, data = reader(settings, name), []
+    offset, deadline = source.initialOffset(), time.monotonic() + 30
+    while len(data) < 3 and time.monotonic() < deadline:
+        batches, offset = source.read(offset)
+        data += pa.Table.from_batches(list(batches), schema=ARROW_SCHEMA)["data"].to_pylist()
+    inflated = b'{"clickstream_aggregate":1,"events":[' + b",".join(e for _, e in events) + b"]}"
+    assert sorted(data) == sorted([inflated, corrupt, b"plain"])

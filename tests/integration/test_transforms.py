@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import UTC, date, datetime
 
@@ -11,6 +12,7 @@ from pyspark.sql import functions as F
 
 from streaming.lake import tables
 from streaming.lake.suppression import subject_hash
+from streaming.record_codec import inflate
 from streaming.records import aggregate
 from streaming.stream.transforms import (
     BRONZE_COLUMNS,
@@ -36,7 +38,8 @@ def record(**overrides) -> dict:
 
 
 def source_rows(spark, payloads: list[bytes]):
-    rows = [(payload, "shardId-000000000000", str(49_000 + n), ARRIVAL)
+    """Records as the job's Kinesis reader hands them to Spark: compressed ones inflated."""
+    rows = [(inflate(payload), "shardId-000000000000", str(49_000 + n), ARRIVAL)
             for n, payload in enumerate(payloads)]
     return spark.createDataFrame(
         rows, "data binary, shard_id string, sequence_number string, "
@@ -130,6 +133,14 @@ def test_an_aggregate_the_job_cannot_read_is_quarantined_whole(spark, payload, r
     assert bronze == []
     assert row["reason"] == reason and row["raw_record"] == payload.decode()
     assert row["kinesis_record_index"] is None
+
+
+def test_a_compressed_aggregate_that_does_not_inflate_is_quarantined_whole_as_base64(spark):
+    truncated = aggregated(record(), record())[:-6]
+    bronze, [row] = sink_tables(parsed(spark, [truncated]))
+    assert bronze == []
+    assert row["reason"].startswith("aggregate: compressed record does not inflate")
+    assert base64.b64decode(row["raw_record"].removeprefix("base64:")) == truncated
 
 
 def test_events_of_an_aggregate_that_are_not_objects_are_quarantined_each(spark):

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import zlib
+
 import orjson
 
-from streaming.records import AGGREGATE_MARKER, AGGREGATE_VERSION, Record, aggregate, event_errors
+from streaming.record_codec import COMPRESSED_PREFIX, MAX_INFLATED_BYTES, inflate
+from streaming.records import (
+    AGGREGATE_MARKER,
+    AGGREGATE_VERSION,
+    Record,
+    aggregate,
+    event_errors,
+    events_of,
+)
 
 
 def event(n: int, size: int = 0) -> bytes:
@@ -16,7 +26,8 @@ def test_one_record_per_partition_key_in_the_order_events_came():
     records = aggregate(events)
     assert [(r.partition_key, r.events) for r in records] == [
         ("a", (0, 2)), ("b", (1, 4)), ("c", (3,))]
-    envelope = orjson.loads(records[0].data)
+    assert records[0].data.startswith(COMPRESSED_PREFIX)
+    envelope = orjson.loads(inflate(records[0].data))
     assert envelope == {AGGREGATE_MARKER: AGGREGATE_VERSION,
                         "events": [orjson.loads(event(0)), orjson.loads(event(2))]}
     assert records[2].data == event(3)  # a lone event stays a plain v1 record
@@ -26,10 +37,10 @@ def test_an_aggregate_is_split_before_it_reaches_the_size_limit():
     events = [("a", event(n, size=90)) for n in range(10)]
     limit = 400
     records = aggregate(events, max_bytes=limit)
-    assert all(len(r.data) <= limit for r in records)
+    assert all(len(inflate(r.data)) <= limit for r in records)
     assert [i for r in records for i in r.events] == list(range(10))
     assert len(records) > 1
-    held = [e for r in records for e in (orjson.loads(r.data).get("events") or [orjson.loads(r.data)])]
+    held = [e for r in records for e in events_of(r.data)]
     assert [e["event_id"] for e in held] == [f"e{n}" for n in range(10)]
 
 
@@ -43,3 +54,22 @@ def test_a_record_that_was_not_written_fails_each_of_its_events():
     records = [Record("a", b"", (0, 2)), Record("b", b"", (1,))]
     assert event_errors(records, ["Throttled: slow down", None], 3) == [
         "Throttled: slow down", None, "Throttled: slow down"]
+
+
+def test_an_aggregate_of_repetitive_events_is_written_several_times_smaller():
+    events = [("a", orjson.dumps({"event_id": f"e{n}", "page_url": "https://shop.example.com/",
+                                  "user_agent": "Mozilla/5.0 (X11; Linux x86_64)"}))
+              for n in range(50)]
+    [record] = aggregate(events)
+    plain = inflate(record.data)
+    assert len(record.data) * 5 < len(plain)
+    assert [e["event_id"] for e in events_of(record.data)] == [f"e{n}" for n in range(50)]
+
+
+def test_a_compressed_record_that_does_not_inflate_comes_back_as_it_was():
+    [record] = aggregate([("a", event(0)), ("a", event(1))])
+    bomb = COMPRESSED_PREFIX + zlib.compress(b" " * (MAX_INFLATED_BYTES + 1))
+    for broken in (record.data[:-4], COMPRESSED_PREFIX + b"not zlib", bomb,
+                   record.data + b"trailing"):
+        assert inflate(broken) == broken
+    assert inflate(b'{"event_id": "e0"}') == b'{"event_id": "e0"}'

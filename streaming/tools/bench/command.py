@@ -11,6 +11,7 @@ from pathlib import Path
 from streaming.settings import Settings
 from streaming.tools.bench.costs import cost_table
 from streaming.tools.bench.floor import run_batch_floor
+from streaming.tools.bench.gateway import run_gateway
 from streaming.tools.bench.plots import plot_sustained
 from streaming.tools.bench.runs import run_catch_up, run_limit, run_sustained
 
@@ -47,6 +48,8 @@ def run_bench(settings: Settings, mode: str, rate: float, duration: float, event
         report = run_catch_up(own, events, _say)
     elif mode == "batch-floor":
         report = run_batch_floor(own, rows, batches, _say)
+    elif mode == "gateway":
+        report = run_gateway(own, events, _say)
     else:
         report = run_limit(own, events, _say)
         report["aws_cost_model"] = cost_table()
@@ -72,6 +75,9 @@ def headline(report: dict) -> list[str]:
         median = report["median_s"]
         return [f"{report['rows_per_batch']:,} rows a batch: noop sink {median['noop']}s, bronze "
                 f"sink {median['bronze']}s (median); ratio {report['ratio_to_noop']}x"]
+    if mode == "gateway":
+        return [f"{report['events']:,} events over HTTP at {report['http_events_per_s']:,}/s; CPU "
+                f"an acknowledged event (us): {report['cpu_us_per_event']}"]
     if mode == "catch-up":
         job = report["job"]
         return [f"backlog {report['backlog']:,}: bare GetRecords "
