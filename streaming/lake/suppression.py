@@ -2,11 +2,10 @@
 
 An erasure deletes what is stored; events of the person still in the stream, or sent later,
 would bring the data back. The stream job drops every event whose anonymous_id or user_id
-hashes into this list (`streaming.stream.transforms.suppressed`). Only hashes are kept: the
-list must not itself be a list of the people who asked to be forgotten.
+hashes into this list (`listed_rows`, on each micro-batch as Arrow). Only hashes are kept:
+the list must not itself be a list of the people who asked to be forgotten.
 
-The hash is SHA-256 of the salt, a separator and the id: Spark computes the same with its
-built-in `sha2`, so the stream job checks each event without a Python UDF.
+The hash is SHA-256 of the salt, a separator and the id.
 """
 
 from __future__ import annotations
@@ -50,6 +49,20 @@ def _secret(secret_id: str, region: str) -> str:
 
 def subject_hash(value: str, salt: str) -> str:
     return hashlib.sha256(f"{salt}{SEPARATOR}{value}".encode()).hexdigest()
+
+
+def listed_rows(rows: pa.Table, hashes: frozenset[str], salt: str) -> pa.BooleanArray:
+    """True for each row of an erased person: its anonymous_id or user_id hashes into
+    `hashes`. Such an event is stored nowhere, valid or not. Each distinct id is hashed once."""
+    mask = pa.array([False] * rows.num_rows, pa.bool_())
+    if not hashes:
+        return mask
+    for name in ("anonymous_id", "user_id"):
+        ids = rows.column(name).cast(pa.string())
+        listed = [v for v in pc.unique(ids).to_pylist()
+                  if v is not None and subject_hash(v, salt) in hashes]
+        mask = pc.or_(mask, pc.fill_null(pc.is_in(ids, pa.array(listed, pa.string())), False))
+    return mask
 
 
 def suppression_target(settings: Settings) -> DeltaTarget:

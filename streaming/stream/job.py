@@ -26,12 +26,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
 from streaming.lake.delta import bronze_target, quarantine_target
-from streaming.lake.suppression import subject_salt, suppression_target
-from streaming.lake.suppression import suppressed as suppressed_hashes
+from streaming.lake.suppression import listed_rows, subject_salt, suppressed, suppression_target
 from streaming.settings import VARIABLES, Settings, load_settings
 from streaming.stream.dedup import RecentKeys, rebuild, window_seconds
 from streaming.stream.source import SCHEMA as SOURCE_SCHEMA
@@ -44,7 +44,7 @@ from streaming.stream.status import (
     checkpoint_lock,
     write_status,
 )
-from streaming.stream.transforms import parse_records, sink_rows, suppressed, table_rows
+from streaming.stream.transforms import parse_records, sink_rows, table_rows
 
 log = logging.getLogger("streaming.stream.job")
 QUERY_NAME = "bronze_events"
@@ -119,16 +119,19 @@ class BatchWriter:
         return self.recent
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        """`batch` holds `sink_rows`' columns (the query applies it to the stream)."""
         app_id = self._app_id(batch.sparkSession)
-        hashes = suppressed_hashes(self.suppression)
-        drop = suppressed(hashes, subject_salt(self.settings)) if hashes else None
-        rows = sink_rows(batch, drop).toArrow()
-        dropped = rows.column("sink_table").null_count
-        if dropped:
-            self.suppressed_events += dropped
-            log.info("batch %s: %s events of erased people dropped", batch_id, dropped)
-            write_status(self.settings.state_dir / STATUS_FILE,
-                         suppressed_events=self.suppressed_events)
+        rows = batch.toArrow()
+        hashes = suppressed(self.suppression)
+        if hashes:
+            erased = listed_rows(rows, hashes, subject_salt(self.settings))
+            dropped = pc.sum(erased).as_py() or 0
+            if dropped:
+                rows = rows.filter(pc.invert(erased))
+                self.suppressed_events += dropped
+                log.info("batch %s: %s events of erased people dropped", batch_id, dropped)
+                write_status(self.settings.state_dir / STATUS_FILE,
+                             suppressed_events=self.suppressed_events)
         rows = rows.filter(self._recent().admit(rows.column("dedup_key"), self.clock()))
         self.bronze.append(table_rows(rows, "bronze"), app_id, batch_id)
         self.quarantine.append(table_rows(rows, "quarantine"), app_id, batch_id)
@@ -169,10 +172,11 @@ def start_query(spark: SparkSession, settings: Settings) -> StreamingQuery:
     ensure_tables(spark, settings)
     reader = spark.readStream.format(SOURCE_NAME).option("streamName", settings.stream_name)
     reader = reader.option("region", settings.region).option(
-        "maxRecordsPerShard", str(settings.max_records_per_shard))
+        "maxRecordsPerShard", str(settings.max_records_per_shard)).option(
+        "idleSleepMs", str(settings.kinesis_poll_ms))
     if settings.kinesis_endpoint_url:
         reader = reader.option("endpointUrl", settings.kinesis_endpoint_url)
-    stream = parse_records(reader.load())
+    stream = sink_rows(parse_records(reader.load()))
     writer = (stream.writeStream.queryName(QUERY_NAME)
               .option("checkpointLocation", settings.bronze_checkpoint_uri)
               .foreachBatch(BatchWriter(settings)))

@@ -34,7 +34,6 @@ from streaming.contract import (
     STANDARD_EVENT_TYPES,
     UUID_PATTERN,
 )
-from streaming.lake.suppression import SEPARATOR
 from streaming.record_codec import COMPRESSED_PREFIX, MAX_INFLATED_BYTES
 from streaming.records import AGGREGATE_EVENTS, AGGREGATE_MARKER, AGGREGATE_VERSION
 
@@ -233,32 +232,18 @@ def _quarantine_only() -> dict[str, Column]:
 TABLE_COLUMNS = {"bronze": BRONZE_COLUMNS, "quarantine": QUARANTINE_COLUMNS}
 
 
-def suppressed(hashes: frozenset[str], salt: str) -> Column:
-    """True for an event of an erased person: its anonymous_id or user_id hashes into the
-    suppression list (streaming/lake/suppression.py, the same salted SHA-256 in Spark's own
-    `sha2`). Such an event is stored nowhere, valid or not."""
-    if not hashes:
-        return F.lit(False)
-    listed = sorted(hashes)
-
-    def listed_id(name: str) -> Column:
-        return F.coalesce(F.sha2(F.concat(F.lit(salt + SEPARATOR), F.col(name)), 256)
-                          .isin(listed), F.lit(False))
-
-    return listed_id("anonymous_id") | listed_id("user_id")
-
-
-def sink_rows(batch: DataFrame, suppress: Column | None = None) -> DataFrame:
+def sink_rows(parsed: DataFrame) -> DataFrame:
     """Each record as one flat row of bronze's and quarantine's columns, the table it goes to
-    (`sink_table`: bronze, quarantine, or null when `suppress`ed) and its dedup key
-    (streaming/stream/dedup.py): one Spark action fetches a micro-batch for both tables, and
-    `table_rows` splits it in Arrow. Flat, not a struct per table: building the structs'
-    types cost two more analyses of the batch's plan, ~140 ms a batch on these two cores."""
-    dropped = F.lit(False) if suppress is None else suppress
+    (`sink_table`: bronze or quarantine) and its dedup key (streaming/stream/dedup.py): one
+    Spark action fetches a micro-batch for both tables, and `table_rows` splits it in Arrow.
+
+    The stream job applies this to the stream, so each micro-batch arrives in this shape:
+    built per batch, its expressions cost py4j calls and an analysis of the batch's plan every
+    time. Flat, not a struct per table: building the structs' types cost two more analyses,
+    ~140 ms a batch on these two cores."""
     bad = F.col("quarantine_reason").isNotNull()
-    destination = (F.when(dropped, F.lit(None).cast("string"))
-                   .when(bad, F.lit("quarantine")).otherwise(F.lit("bronze")))
-    return with_dedup_key(batch).select(
+    destination = F.when(bad, F.lit("quarantine")).otherwise(F.lit("bronze"))
+    return with_dedup_key(parsed).select(
         *BRONZE_COLUMNS, *(column.alias(name) for name, column in _quarantine_only().items()),
         destination.alias("sink_table"), F.col("dedup_key"))
 

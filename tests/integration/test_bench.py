@@ -54,7 +54,11 @@ def test_batch_floor_smoke_writes_every_bronze_batch_once(tmp_path):
 
 def test_cost_model_scales_shards_and_workers_with_the_rate():
     small, large = monthly_cost(Workload(1_000)), monthly_cost(Workload(100_000))
-    assert (small["sizing"]["kinesis_shards"], large["sizing"]["kinesis_shards"]) == (1, 100)
+    # 100,000 events/s in 20-event requests: 5,000 records/s of 1,680 bytes, 8.4 MB/s.
+    assert (small["sizing"]["kinesis_shards"], large["sizing"]["kinesis_shards"]) == (1, 9)
+    uncompressed = monthly_cost(Workload(100_000, compression_ratio=1.0))
+    assert uncompressed["sizing"]["kinesis_shards"] == 84
+    assert uncompressed["usd_per_month"]["kinesis"] > 3 * large["usd_per_month"]["kinesis"]
     assert small["sizing"]["glue_g1x_workers"] == 2
     assert large["usd_per_month_total"] > 10 * small["usd_per_month_total"]
 

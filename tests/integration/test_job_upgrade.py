@@ -16,7 +16,7 @@ from streaming.lake.read import read_columns
 from streaming.local.stack import LocalStack
 from streaming.stream.job import BatchWriter, ensure_tables
 from streaming.stream.source import SOURCE_NAME, KinesisDataSource
-from streaming.stream.transforms import parse_records, with_dedup_key
+from streaming.stream.transforms import parse_records, sink_rows, with_dedup_key
 from streaming.tools.bench.runs import enriched_records
 from tests.conftest import isolated_settings
 
@@ -41,7 +41,7 @@ def run_old_query(spark, settings, expected: int) -> None:
                     .withWatermark("processed_at", settings.dedup_window)
                     .dropDuplicatesWithinWatermark(["dedup_key"])
                     .drop("dedup_key", "processed_at"))
-    query = (deduplicated.writeStream.option("checkpointLocation", settings.bronze_checkpoint_uri)
+    query = (sink_rows(deduplicated).writeStream.option("checkpointLocation", settings.bronze_checkpoint_uri)
              .foreachBatch(BatchWriter(settings)).trigger(processingTime="0 seconds").start())
     try:
         deadline = time.monotonic() + 300

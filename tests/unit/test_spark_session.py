@@ -11,7 +11,7 @@ import pytest
 
 from streaming.settings import load_settings
 from streaming.stream import spark
-from streaming.stream.spark import LOCAL_CONF, S3A_FILESYSTEM, session_builder
+from streaming.stream.spark import LOCAL_CONF, LOCAL_DISK_CONF, S3A_FILESYSTEM, session_builder
 
 AWS = {"CLICKSTREAM_MODE": "aws", "AWS_REGION": "eu-central-1",
        "CLICKSTREAM_LAKE_URI": "s3://clickstream-dev-lake", "CLICKSTREAM_CHECKPOINT_URI": "s3://cp"}
@@ -56,6 +56,11 @@ def test_embedded_session_has_delta_and_no_s3() -> None:
     assert conf["spark.sql.extensions"] == LOCAL_CONF["spark.sql.extensions"]
     assert not [key for key in conf if "s3" in key]
     assert "hadoop-aws" not in conf["spark.jars.packages"]
+    assert conf["spark.hadoop.fs.file.impl"] == "org.apache.hadoop.fs.RawLocalFileSystem"
+
+
+def test_an_aws_session_keeps_hadoops_checksummed_local_file_system() -> None:
+    assert not LOCAL_DISK_CONF.keys() & built_conf(AWS).keys()
 
 
 def test_on_glue_the_launchers_session_is_reused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -97,8 +97,15 @@ def dagster_monthly_cost(workload: DagsterWorkload = DagsterWorkload(),
 
 @dataclass(frozen=True)
 class Workload:
+    """What AWS bills for, at `events_per_second`. The handler writes one record per visitor
+    per request (`records_per_request`; a tracker flush is one visitor's), holding its
+    enriched events (`event_bytes` each as JSON) deflated by `compression_ratio`
+    (streaming/record_codec.py; measured 10.8x on the benchmark's traffic)."""
+
     events_per_second: float
-    record_bytes: int = 700
+    event_bytes: int = 840
+    compression_ratio: float = 10.0
+    records_per_request: float = 1.0
     events_per_request: int = 20
     lambda_ms_per_request: float = 25.0
     lambda_memory_gb: float = 0.5
@@ -114,8 +121,13 @@ def monthly_cost(workload: Workload, prices: Prices = Prices()) -> dict:
     """Dollars per month for each part, and the sizing behind them."""
     rate = workload.events_per_second
     requests = rate / workload.events_per_request * SECONDS_PER_MONTH
-    shards = max(1, math.ceil(max(rate / 1000, rate * workload.record_bytes / 1_000_000)))
-    payload_units = rate * math.ceil(workload.record_bytes / 25_000) * SECONDS_PER_MONTH
+    records_per_second = rate / workload.events_per_request * workload.records_per_request
+    record_bytes = (workload.events_per_request * workload.event_bytes
+                    / workload.compression_ratio / workload.records_per_request)
+    # A shard takes 1,000 records/s or 1 MB/s; PutRecords is billed per 25 KB of a record.
+    shards = max(1, math.ceil(max(records_per_second / 1000,
+                                  records_per_second * record_bytes / 1_000_000)))
+    payload_units = records_per_second * math.ceil(record_bytes / 25_000) * SECONDS_PER_MONTH
     vcpus = rate / workload.spark_rows_per_vcpu_second
     workers = max(2, math.ceil(vcpus / 4))
     stored_gb = rate * workload.stored_bytes_per_event * SECONDS_PER_MONTH / 1e9
@@ -135,6 +147,8 @@ def monthly_cost(workload: Workload, prices: Prices = Prices()) -> dict:
     return {
         "events_per_second": rate,
         "sizing": {"kinesis_shards": shards, "glue_g1x_workers": workers,
+                   "stream_records_per_second": round(records_per_second, 1),
+                   "stream_record_bytes": round(record_bytes),
                    "requests_per_month_millions": round(requests / 1e6, 1),
                    "bronze_gb_per_month": round(stored_gb, 1)},
         "usd_per_month": {k: round(v, 2) for k, v in parts.items()},
