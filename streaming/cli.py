@@ -189,11 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
         func=_gateway)
     bench = sub.add_parser("bench", help="benchmark the embedded pipeline (see docs/benchmarks.md)")
     bench.add_argument("--mode", default="sustained",
-                       choices=("sustained", "catch-up", "limit", "batch-floor", "gateway"))
+                       choices=("sustained", "catch-up", "limit", "batch-floor", "gateway",
+                                "erasure"))
     bench.add_argument("--rate", type=float, default=5_000, help="events/s, sustained (5,000)")
     bench.add_argument("--duration", type=float, default=60, help="seconds, sustained (60)")
     bench.add_argument("--events", type=int, default=1_000_000,
-                       help="backlog (catch-up) or events (limit, gateway) (1,000,000)")
+                       help="backlog (catch-up) or events (limit, gateway, erasure) (1,000,000)")
     bench.add_argument("--rows", type=int, default=2_000,
                        help="rows per micro-batch, batch-floor (2,000)")
     bench.add_argument("--batches", type=int, default=15,

@@ -175,8 +175,10 @@ def forget(settings: Settings, subject: Subject, requested_by: str, rebuild_gold
     clock = time.perf_counter()
 
     def timed(phase: str) -> None:
+        """Adds the time since the last phase to `phase` (deletes happen in two passes)."""
         nonlocal clock
-        outcome.seconds[phase] = round(time.perf_counter() - clock, 3)
+        outcome.seconds[phase] = round(outcome.seconds.get(phase, 0.0) + time.perf_counter()
+                                       - clock, 3)
         clock = time.perf_counter()
 
     ids = resolve(settings, {subject.id})

@@ -71,3 +71,18 @@ def test_gateway_smoke_reports_cpu_per_event_of_every_event_in_the_stream(tmp_pa
     assert set(report["cpu_us_per_event"]) == {"gateway", "kinesis"}
     assert all(us > 0 for us in report["cpu_us_per_event"].values())
     assert len(headline(report)) == 1
+
+
+def test_erasure_smoke_forgets_one_visitor_and_keeps_every_other_row(tmp_path):
+    from streaming.tools.bench.erasure import SUBJECT, visitor_id
+
+    report, _ = run_bench(isolated_settings(tmp_path), "erasure", rate=1, duration=1,
+                          events=3000, visitors=1)
+    removed = report["rows_removed"]["bronze_events"]
+    assert report["verified"] and removed > 0
+    assert report["bronze_delete"]["num_deleted_rows"] == removed
+    assert set(report["seconds"]) == {"resolve", "delete", "rebuild_gold", "purge", "verify"}
+    [bronze] = tmp_path.glob("bench/*/lake/bronze/events")
+    ids = read_columns(str(bronze), ["anonymous_id"])["anonymous_id"].to_pylist()
+    assert len(ids) == 3000 - removed and visitor_id(SUBJECT) not in ids
+    assert len(headline(report)) == 1

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from streaming.settings import Settings
 from streaming.tools.bench.costs import cost_table
+from streaming.tools.bench.erasure import run_erasure
 from streaming.tools.bench.floor import run_batch_floor
 from streaming.tools.bench.gateway import run_gateway
 from streaming.tools.bench.plots import plot_sustained
@@ -50,6 +51,8 @@ def run_bench(settings: Settings, mode: str, rate: float, duration: float, event
         report = run_batch_floor(own, rows, batches, _say)
     elif mode == "gateway":
         report = run_gateway(own, events, _say)
+    elif mode == "erasure":
+        report = run_erasure(own, events, _say)
     else:
         report = run_limit(own, events, _say)
         report["aws_cost_model"] = cost_table()
@@ -75,6 +78,11 @@ def headline(report: dict) -> list[str]:
         median = report["median_s"]
         return [f"{report['rows_per_batch']:,} rows a batch: noop sink {median['noop']}s, bronze "
                 f"sink {median['bronze']}s (median); ratio {report['ratio_to_noop']}x"]
+    if mode == "erasure":
+        return [f"forgetting 1 of {report['visitors']:,} visitors in {report['events']:,} events "
+                f"({report['bronze_files']} bronze files): {report['total_seconds']}s "
+                f"{report['seconds']}; bronze DELETE {report['bronze_delete']}; verified "
+                f"{report['verified']}"]
     if mode == "gateway":
         return [f"{report['events']:,} events over HTTP at {report['http_events_per_s']:,}/s; CPU "
                 f"an acknowledged event (us): {report['cpu_us_per_event']}"]
