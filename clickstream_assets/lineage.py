@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dagster import AssetKey, TableColumn, TableColumnDep, TableColumnLineage, TableSchema
 
-from clickstream_assets.constants import BRONZE, SESSIONS
+from clickstream_assets.constants import BRONZE, IDENTITIES, SESSIONS
 from streaming.lake.modeling import (
     FUNNEL_COLUMNS,
     FUNNEL_STEPS,
@@ -73,7 +73,7 @@ SESSIONS_LINEAGE = lineage({
     "session_date": from_bronze("event_time"),
     "session_key": from_bronze("anonymous_id", "event_time"),
     "anonymous_id": from_bronze("anonymous_id"),
-    "user_id": from_bronze("user_id"),
+    "user_id": [*from_bronze("user_id"), (IDENTITIES, "user_id"), (IDENTITIES, "anonymous_id")],
     "session_start": from_bronze("event_time"),
     "session_end": from_bronze("event_time"),
     "duration_seconds": from_bronze("event_time"),

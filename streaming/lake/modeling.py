@@ -54,8 +54,18 @@ def _revenue() -> Column:
     return F.when(F.col("event_type") == "purchase", amount.try_cast("double"))
 
 
-def sessionize(events: DataFrame) -> DataFrame:
+def known_users(links: DataFrame) -> DataFrame:
+    """Identity links -> per anonymous_id, the user_id it was last seen with (one row each)."""
+    return links.groupBy("anonymous_id").agg(
+        F.max_by("user_id", F.struct("last_seen_at", "user_id")).alias("linked_user_id"))
+
+
+def sessionize(events: DataFrame, links: DataFrame | None = None) -> DataFrame:
     """Bronze events of one day -> one row per visit (30 minutes of inactivity end a visit).
+
+    A visit's user_id is the one its events carry, else the one its visitor was linked to
+    (`links`, silver_identities: any day, so a visitor who identified later is known in the
+    visits before it).
 
     Bots stay in (flagged): excluding them is a reporting choice, made in gold and SQL.
     """
@@ -86,6 +96,9 @@ def sessionize(events: DataFrame) -> DataFrame:
         F.max(F.coalesce(F.col("is_bot"), F.lit(False))).alias("is_bot"),
         *firsts,
     )
+    if links is not None:
+        sessions = (sessions.join(known_users(links), "anonymous_id", "left")
+                    .withColumn("user_id", F.coalesce("user_id", "linked_user_id")))
     return sessions.select(
         F.to_date("session_start").alias("session_date"),
         F.sha2(F.concat_ws("|", "anonymous_id", F.col("session_start").cast("string")), 256)

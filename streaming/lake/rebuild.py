@@ -30,6 +30,11 @@ def spark_day(spark: SparkSession, uri: str, table: Table, day: str) -> DataFram
             .filter(F.col(table.partition) == F.lit(day).cast("date")))
 
 
+def spark_table(spark: SparkSession, uri: str) -> DataFrame | None:
+    """All of the table at `uri`, in Spark; None before its first commit."""
+    return spark.read.format("delta").load(uri) if latest_version(uri) >= 0 else None
+
+
 def replace_day(frame: DataFrame, settings: Settings, table: Table, day: str) -> int:
     """Overwrites one day's partition with `frame`; returns its row count. The day's rows
     come to the driver as Arrow (a day of sessions, links or KPIs, not of events)."""

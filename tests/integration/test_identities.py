@@ -10,12 +10,20 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from dagster import AssetSelection, DagsterInstance, Definitions, define_asset_job
+from dagster import (
+    AssetSelection,
+    DagsterInstance,
+    Definitions,
+    SkipReason,
+    build_sensor_context,
+    define_asset_job,
+)
 from deltalake import DeltaTable
 
-from clickstream_assets.constants import IDENTITIES
-from clickstream_assets.defs.lake.assets import silver_identities
+from clickstream_assets.constants import IDENTITIES, REASON_TAG
+from clickstream_assets.defs.lake.assets import silver_identities, silver_sessions
 from clickstream_assets.defs.lake.checks import silver_quality
+from clickstream_assets.defs.lake.sensors import identified_later_sensor
 from clickstream_assets.resources import build_resources
 from streaming.lake import tables
 from streaming.settings import load_settings
@@ -94,3 +102,56 @@ def test_a_day_rebuilt_replaces_only_itself(settings):
     assert len([link for link in found if link[0] == D1]) == 5
     assert {link for link in found if link[0] == D2} == {
         (D2, "anon-1", USER, "event", at(D2, "10:00:00"), at(D2, "10:00:00"), 1)}
+
+
+LATER = "u-3"
+
+
+def identified_later_events() -> list[dict]:
+    """`anon-3` visits anonymously on D1 and logs in as u-3 on D2; `anon-4` never identifies."""
+    return [
+        bronze_event("anon-3", at(D1, "09:00:00"), "page_view", "/"),
+        bronze_event("anon-3", at(D1, "09:02:00"), "page_view", "/sale"),
+        bronze_event("anon-4", at(D1, "09:30:00"), "page_view", "/"),
+        bronze_event("anon-3", at(D2, "18:00:00"), "custom:identify", "/account", user_id=LATER),
+    ]
+
+
+def build(settings, day, *assets) -> None:
+    defs = Definitions(assets=list(assets), resources=build_resources(settings),
+                       jobs=[define_asset_job("build", AssetSelection.assets(*assets))])
+    with DagsterInstance.ephemeral() as instance:
+        assert defs.resolve_job_def("build").execute_in_process(
+            instance=instance, partition_key=str(day)).success
+
+
+def visit_users(settings, day) -> dict[str, str | None]:
+    rows = DeltaTable(tables.SESSIONS.uri(settings)).to_pyarrow_dataset().to_table().to_pylist()
+    return {r["anonymous_id"]: r["user_id"] for r in rows if r["session_date"] == day}
+
+
+def test_a_visit_before_the_visitor_identified_carries_the_user_id(settings):
+    write_table(tables.BRONZE.uri(settings), identified_later_events(), BRONZE_COLUMNS,
+                "event_date")
+    build(settings, D2, silver_identities)
+    build(settings, D1, silver_identities, silver_sessions)
+    assert visit_users(settings, D1) == {"anon-3": LATER, "anon-4": None}
+
+
+def test_a_later_identification_asks_for_the_days_it_changes_and_no_more(settings):
+    write_table(tables.BRONZE.uri(settings), identified_later_events(), BRONZE_COLUMNS,
+                "event_date")
+    build(settings, D1, silver_identities, silver_sessions)
+    assert visit_users(settings, D1) == {"anon-3": None, "anon-4": None}
+    build(settings, D2, silver_identities)
+    resources = build_resources(settings)
+    with DagsterInstance.ephemeral() as instance:
+        with build_sensor_context(instance=instance, resources=resources) as context:
+            result = identified_later_sensor(context)
+        [request] = result.run_requests
+        assert (request.partition_key, request.tags[REASON_TAG]) == (
+            str(D1), f"1 visitors of {D1} identified later")
+        build(settings, D1, silver_identities, silver_sessions)
+        assert visit_users(settings, D1) == {"anon-3": LATER, "anon-4": None}
+        with build_sensor_context(instance=instance, resources=resources) as context:
+            assert isinstance(identified_later_sensor(context), SkipReason)

@@ -14,7 +14,7 @@ were not one: two runs starting together could both claim a pool's only slot.)
 from dagster import AssetExecutionContext, MaterializeResult, asset
 from pyspark.sql import DataFrame, SparkSession
 
-from clickstream_assets.constants import BRONZE, GOLD, OWNER, SESSIONS, SILVER
+from clickstream_assets.constants import BRONZE, GOLD, IDENTITIES, OWNER, SESSIONS, SILVER
 from clickstream_assets.lineage import (
     FUNNEL_LINEAGE,
     FUNNEL_SCHEMA,
@@ -51,11 +51,12 @@ def _result(lake: LakeResource, table: Table, rows: int) -> MaterializeResult:
 
 
 @asset(
-    deps=[BRONZE], partitions_def=daily, group_name=SILVER, owners=[OWNER],
+    deps=[BRONZE, IDENTITIES], partitions_def=daily, group_name=SILVER, owners=[OWNER],
     kinds={"spark", "delta"},
     description="One row per visit: 30 minutes of inactivity end a visit; visits are cut at "
                 "midnight UTC. Duration, page count, entry and exit page, converted flag, "
-                "revenue, first touch source, and when each funnel step was first reached.",
+                "revenue, first touch source, when each funnel step was first reached, and the "
+                "visitor's user_id, also when they identified only later (identity links).",
     metadata={"dagster/column_schema": SESSIONS_SCHEMA,
               "dagster/column_lineage": SESSIONS_LINEAGE,
               "dagster/table_name": tables.SESSIONS.qualified_name},
@@ -63,8 +64,10 @@ def _result(lake: LakeResource, table: Table, rows: int) -> MaterializeResult:
 def silver_sessions(context: AssetExecutionContext, lake: LakeResource,
                     spark: SparkResource) -> MaterializeResult:
     day = context.partition_key
-    events = spark_day(spark.session(), lake, tables.BRONZE, day)
-    rows = replace_day(sessionize(events), lake, tables.SESSIONS, day)
+    session = spark.session()
+    events = spark_day(session, lake, tables.BRONZE, day)
+    links = rebuild.spark_table(session, lake.uri(tables.IDENTITIES))
+    rows = replace_day(sessionize(events, links), lake, tables.SESSIONS, day)
     return _result(lake, tables.SESSIONS, rows)
 
 

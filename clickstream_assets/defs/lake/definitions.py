@@ -13,13 +13,13 @@ from clickstream_assets.defs.lake.jobs import modeled_job, optimize_job, vacuum_
 from clickstream_assets.defs.lake.maintenance import bronze_optimize, bronze_vacuum
 from clickstream_assets.defs.lake.privacy import erasures_hold, forget_job, privacy_requests
 from clickstream_assets.defs.lake.schedules import modeled_hourly_schedule, optimize_schedule, vacuum_schedule
-from clickstream_assets.defs.lake.sensors import late_data_sensor
+from clickstream_assets.defs.lake.sensors import identified_later_sensor, late_data_sensor
 
 defs = Definitions(
     assets=[silver_sessions, silver_identities, gold_page_kpis, gold_funnel, bronze_optimize, bronze_vacuum,
             privacy_requests],
     asset_checks=[silver_quality, gold_quality, erasures_hold],
     jobs=[modeled_job, optimize_job, vacuum_job, forget_job],
-    sensors=[late_data_sensor],
+    sensors=[late_data_sensor, identified_later_sensor],
     schedules=[modeled_hourly_schedule, optimize_schedule, vacuum_schedule],
 )

@@ -1,4 +1,5 @@
-"""The lake stage's sensor: late data -> rebuilds of exactly the partitions it touched."""
+"""The lake stage's sensors: late data, and visitors identified later -> rebuilds of exactly
+the partitions concerned."""
 
 from collections import defaultdict
 
@@ -18,7 +19,8 @@ from clickstream_assets.defs.lake.jobs import modeled_job
 from clickstream_assets.partitions import daily
 from clickstream_assets.resources import LakeResource
 from streaming.lake import tables
-from streaming.lake.read import Commit, commits_since
+from streaming.lake.identified import identified_later
+from streaming.lake.read import Commit, commits_since, latest_version
 
 LATE_SCAN_COMMITS = 500
 
@@ -65,3 +67,24 @@ def late_data_sensor(context: SensorEvaluationContext, lake: LakeResource):
             tags={REASON_TAG: reason, "clickstream/late_rows": str(rows)}))
     return SensorResult(run_requests=requests, cursor=str(commits[-1].version))
 
+
+
+@sensor(job=modeled_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
+        description="Requests a rebuild of the silver/gold days with visits of visitors who "
+                    "identified later (an identity link newer than the day's sessions), so "
+                    "those visits carry the user_id.")
+def identified_later_sensor(context: SensorEvaluationContext, lake: LakeResource):
+    stale = identified_later(lake.config.settings())
+    valid_days = set(daily.get_partition_keys())
+    version = latest_version(lake.uri(tables.IDENTITIES))
+    requests = []
+    for day, visitors in sorted(stale.items()):
+        if day not in valid_days:
+            continue
+        reason = f"{visitors} visitors of {day} identified later"
+        context.log.info(reason)
+        requests.append(RunRequest(run_key=f"identified-{day}-v{version}", partition_key=day,
+                                   tags={REASON_TAG: reason}))
+    if not requests:
+        return SkipReason("every visit of a linked visitor carries its user_id")
+    return SensorResult(run_requests=requests)
