@@ -22,7 +22,9 @@ A request names one id (`--user-id` or `--anonymous-id`). In order:
    erasure ends for these tables (their files are gone), which is the point for the rows
    of the person and a loss for restore of everything else.
 6. Every version of every table still in the history is read back: the request completes
-   only when none holds a row of the person (`subject.scan_versions`).
+   only when none holds a row of the person (`subject.scan_versions`). A micro-batch the
+   stream job planned before step 3 can still commit their events after step 4; steps 4-6
+   then run again after a batch's time, up to `PASSES` in all.
 
 Ids are matched exactly, by column (`streaming.lake.subject`). "Now" is a parameter.
 """
@@ -61,6 +63,10 @@ DELETE_ORDER = (tables.BRONZE, tables.QUARANTINE, tables.SESSIONS)
 COUNTED_IN_GOLD = (tables.BRONZE.name, tables.SESSIONS.name)
 
 RebuildGold = Callable[[list[date]], dict[str, int]]
+# Passes of delete, purge and verification, and the wait between them: longer than one
+# micro-batch of the stream job (see `forget`).
+PASSES = 3
+SETTLE_SECONDS = 10.0
 
 
 class ErasureIncomplete(RuntimeError):
@@ -93,6 +99,7 @@ class Outcome:
     files_purged: dict[str, int] = field(default_factory=dict)
     verification: dict[str, dict] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    passes: int = 0
 
     @property
     def verified(self) -> bool:
@@ -159,9 +166,15 @@ def _days_deleted(steps: list[dict]) -> set[str]:
 
 
 def forget(settings: Settings, subject: Subject, requested_by: str, rebuild_gold: RebuildGold,
-           now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Outcome:
+           now: Callable[[], datetime] = lambda: datetime.now(UTC),
+           settle: Callable[[], None] = lambda: time.sleep(SETTLE_SECONDS)) -> Outcome:
     """Erases `subject` (steps in the module docstring); raises ErasureIncomplete when a
-    version still returns a row of theirs."""
+    version still returns a row of theirs after `PASSES` passes.
+
+    A micro-batch the stream job planned before the suppression list changed can commit the
+    person's events after their rows were deleted; the verification then finds them in the
+    newest version, and after `settle` (one batch's time) the delete, purge and verification
+    run again. Every later batch reads the list and drops them."""
     salt = suppression.subject_salt(settings)
     trail: AuditTrail = audit.audit_trail(settings)
     subject_hash = suppression.subject_hash(subject.id, salt)
@@ -187,10 +200,41 @@ def forget(settings: Settings, subject: Subject, requested_by: str, rebuild_gold
     suppression.add(list_target, {suppression.subject_hash(i, salt) for i in ids},
                     request.request_id, now())
     timed("resolve")
+    hashes = suppression.request_hashes(list_target, request.request_id) | {subject_hash}
+    for attempt in range(PASSES):
+        if attempt:
+            settle()
+            timed("settle")
+        _erase_pass(settings, trail, request, ids, rebuild_gold, now, outcome, timed)
+        outcome.verification = {name: {"rows": scan.rows, "versions": scan.versions,
+                                        "unreadable_versions": len(scan.unreadable)}
+                                for name, scan in verify(settings, hashes, salt).items()}
+        timed("verify")
+        outcome.passes = attempt + 1
+        if outcome.verified:
+            break
+    trail.record(request, Step(audit.COMPLETED if outcome.verified else audit.VERIFICATION_FAILED,
+                               verified=outcome.verified,
+                               detail=json.dumps(outcome.verification, sort_keys=True)), now())
+    if not outcome.verified:
+        raise ErasureIncomplete(f"request {request.request_id}: rows of the person are still "
+                                f"readable ({outcome.verification}); run it again")
+    return outcome
+
+
+def _erase_pass(settings: Settings, trail: AuditTrail, request: Request, ids: set[str],
+                rebuild_gold: RebuildGold, now: Callable[[], datetime], outcome: Outcome,
+                timed: Callable[[str], None]) -> None:
+    """Steps 4 and 5 of the module docstring, recorded in the audit trail; rows removed add
+    up over passes."""
+    def removed(table: Table, step: Step) -> None:
+        outcome.rows_removed[table.name] = (outcome.rows_removed.get(table.name, 0)
+                                            + (step.rows_removed or 0))
+
     for table in DELETE_ORDER:
         step = delete_rows(settings, table, ids)
         trail.record(request, step, now())
-        outcome.rows_removed[table.name] = step.rows_removed or 0
+        removed(table, step)
     timed("delete")
     days = sorted(_days_deleted(trail.steps(request.request_id)))
     if days:
@@ -200,23 +244,11 @@ def forget(settings: Settings, subject: Subject, requested_by: str, rebuild_gold
     timed("rebuild_gold")
     step = delete_rows(settings, tables.IDENTITIES, ids)
     trail.record(request, step, now())
-    outcome.rows_removed[tables.IDENTITIES.name] = step.rows_removed or 0
+    removed(tables.IDENTITIES, step)
     timed("delete")
     for table in (*PERSONAL_TABLES, *(GOLD_TABLES if days else ())):
         step = purge(settings, table)
         trail.record(request, step, now())
-        outcome.files_purged[table.name] = step.files_purged or 0
+        outcome.files_purged[table.name] = outcome.files_purged.get(table.name, 0) + (
+            step.files_purged or 0)
     timed("purge")
-    hashes = suppression.request_hashes(list_target, request.request_id) | {subject_hash}
-    outcome.verification = {name: {"rows": scan.rows, "versions": scan.versions,
-                                    "unreadable_versions": len(scan.unreadable)}
-                            for name, scan in verify(settings, hashes, salt).items()}
-    timed("verify")
-    trail.record(request, Step(audit.COMPLETED if outcome.verified else audit.VERIFICATION_FAILED,
-                               verified=outcome.verified,
-                               detail=json.dumps(outcome.verification, sort_keys=True)), now())
-    if not outcome.verified:
-        raise ErasureIncomplete(f"request {request.request_id}: rows of the person are still "
-                                f"readable ({outcome.verification}); run it again")
-    return outcome
-
