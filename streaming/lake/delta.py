@@ -26,11 +26,14 @@ delta extension.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Schema, Transaction, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from streaming.lake import tables
 from streaming.lake.tables import Table
@@ -43,6 +46,10 @@ from streaming.settings import Settings
 # appenders and a maintenance loop (84 commits) on one S3 table; the stream job and Dagster's
 # maintenance commit a few times a minute.
 MAX_COMMIT_RETRIES = 100
+# Whole operations run again after a logical conflict (`retried`).
+CONFLICT_ATTEMPTS = 5
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 DEFAULT_RETENTION_HOURS = 7 * 24
 
 
@@ -120,14 +127,17 @@ class DeltaTarget:
         batches have no quarantine rows)."""
         if rows.num_rows == 0:
             return True
-        table = self.current()
-        done = table.transaction_version(app_id) if table is not None else None
-        if done is not None and done >= version:
-            return False
-        write_deltalake(table if table is not None else self.uri, rows, mode="append",
-                        partition_by=[self.partition_by], storage_options=self.storage,
-                        commit_properties=commit_properties(app_id, version))
-        return True
+        def once() -> bool:
+            table = self.current()
+            done = table.transaction_version(app_id) if table is not None else None
+            if done is not None and done >= version:
+                return False
+            write_deltalake(table if table is not None else self.uri, rows, mode="append",
+                            partition_by=[self.partition_by], storage_options=self.storage,
+                            commit_properties=commit_properties(app_id, version))
+            return True
+
+        return retried(once, f"append to {self.uri}")
 
     def replace_partition(self, rows: pa.Table, value: str) -> None:
         """Makes `rows` the whole content of the partition `partition_by = value`, in one
@@ -163,8 +173,11 @@ class DeltaTarget:
 
     def delete(self, predicate: str) -> dict:
         """Deletes the rows `predicate` (delta-rs SQL) matches, rewriting only the files that
-        hold them; a predicate that matches nothing commits nothing."""
-        return self.existing().delete(predicate, commit_properties=commit_properties())
+        hold them; a predicate that matches nothing commits nothing. A DELETE that loses to a
+        concurrent commit (the stream's append) runs again on the new snapshot."""
+        return retried(lambda: self.existing().delete(predicate,
+                                                      commit_properties=commit_properties()),
+                       f"delete on {self.uri}")
 
     def restore(self, version: int) -> dict:
         """Makes `version`'s content the current one again, as a new commit."""
@@ -176,6 +189,20 @@ def restore_table(uri: str, version: int, storage: dict[str, str] | None) -> dic
     content is `version`'s; returns delta-rs's metrics."""
     return DeltaTable(uri, storage_options=storage).restore(version,
                                                             commit_properties=commit_properties())
+
+
+def retried(action: Callable[[], T], what: str) -> T:
+    """`action` (a whole operation: read the table, write, commit), run again on a fresh
+    snapshot when its commit loses a logical conflict, which `max_commit_retries` does not
+    retry. delta-rs 1.6 fails an append whose commit meets a concurrent DELETE ("a concurrent
+    transaction deleted data this operation read") and a DELETE that meets an append,
+    whatever the table's isolation level: an erasure beside the running stream met both."""
+    for _ in range(CONFLICT_ATTEMPTS - 1):
+        try:
+            return action()
+        except CommitFailedError as exc:
+            log.info("%s lost to a concurrent commit, running it again: %s", what, exc)
+    return action()
 
 
 def commit_properties(app_id: str | None = None, version: int | None = None) -> CommitProperties:
