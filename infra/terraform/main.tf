@@ -122,7 +122,7 @@ module "iam" {
   glue_connection_name = "${local.glue_job}-network"
   # GetSecretValue on this one secret only (streaming/ingest/auth.py reads it once per container).
   write_keys_secret_arn = aws_secretsmanager_secret.write_keys.arn
-  # GetSecretValue on the salt of erased people's hashes, for the stream job.
+  # GetSecretValue on the salt of erased people's hashes, for the stream job and the handler.
   subject_hash_salt_secret_arn = aws_secretsmanager_secret.subject_hash_salt.arn
 }
 
@@ -215,6 +215,9 @@ module "lambda" {
     CLICKSTREAM_IP_HASH_SALT      = aws_secretsmanager_secret_version.ip_hash_salt.secret_string
     CLICKSTREAM_WRITE_KEYS_SECRET = aws_secretsmanager_secret.write_keys.arn
     CLICKSTREAM_ALLOWED_ORIGINS   = join(",", var.allowed_origins)
+    # Where the list of erased people is published (streaming/erased.py), and its salt.
+    CLICKSTREAM_LAKE_URI                 = "s3://${module.storage.bucket_names["lake"]}"
+    CLICKSTREAM_SUBJECT_HASH_SALT_SECRET = aws_secretsmanager_secret.subject_hash_salt.arn
   }
 }
 

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from streaming.contract import MAX_BODY_BYTES, RequestError, events_from_payload, rfc3339, validate_event
+from streaming.erased import ErasedIds
 from streaming.ingest.auth import presented_key
 from streaming.ingest.enrich import enrich, request_fields
 from streaming.ingest.http import (
@@ -70,9 +71,12 @@ def _rejected_id(candidate: Any) -> str | None:
 
 
 def ingest(
-    headers: dict[str, str], body: bytes, source_ip: str | None, settings: Settings, client
+    headers: dict[str, str], body: bytes, source_ip: str | None, settings: Settings, client,
+    erased: ErasedIds,
 ) -> dict[str, Any]:
-    """Validates, enriches and streams one request's events; returns the proxy response."""
+    """Validates, enriches and streams one request's events; returns the proxy response.
+    Valid events of erased people are acknowledged and dropped (`streaming.erased`): the
+    tracker must not resend them, and the stream must not carry them."""
     try:
         events = events_from_payload(_decode(headers, body))
     except MalformedJson as exc:
@@ -94,6 +98,10 @@ def ingest(
                              "errors": [v.as_dict() for v in violations]})
         else:
             valid.append((index, candidate))
+    dropped = [item for item in valid if erased.listed(item[1])]
+    if dropped:
+        log.info("request %s: %d events of erased people dropped", ingest_id, len(dropped))
+        valid = [item for item in valid if item not in dropped]
     records = []
     for _, event in valid:
         record = enrich(event, shared, settings.ip_hash_salt)
@@ -107,7 +115,7 @@ def ingest(
     # The client learns the error code only: AWS's messages name the stream and the account.
     retry = [{"index": index, "event_id": event["event_id"], "reason": error.split(":", 1)[0]}
              for index, event, error in failed]
-    accepted = len(valid) - len(retry)
+    accepted = len(valid) + len(dropped) - len(retry)
     status = 503 if retry else 200 if not rejected else 207 if accepted else 400
     body_out: dict[str, Any] = {"accepted": accepted, "rejected": len(rejected),
                                 "retryable": len(retry), "ingest_id": ingest_id}
@@ -127,4 +135,5 @@ def answer(request: HttpRequest, rt: Runtime) -> dict[str, Any]:
                               "authorization (the key as user name) or the writeKey query parameter")
     if rt.write_keys.match(key) is None:
         return error_response(401, "invalid_write_key", "the write key is not a configured one")
-    return ingest(request.headers, request.body, request.source_ip, rt.settings, rt.client)
+    return ingest(request.headers, request.body, request.source_ip, rt.settings, rt.client,
+                  rt.erased)

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from streaming.erased import ErasedIds
 from streaming.ingest.auth import WriteKeys, load_write_keys
 from streaming.ingest.cors import OriginPolicy
 from streaming.kinesis import kinesis_client
@@ -34,6 +35,7 @@ class Runtime:
     client: Any
     write_keys: WriteKeys
     origins: OriginPolicy
+    erased: ErasedIds
 
 
 @lru_cache(maxsize=1)
@@ -46,7 +48,7 @@ def runtime() -> Runtime:
     if not settings.ip_hash_salt:
         raise ValueError("CLICKSTREAM_IP_HASH_SALT must be set in AWS mode")
     return Runtime(settings, kinesis_client(settings), load_write_keys(settings),
-                   OriginPolicy.from_settings(settings))
+                   OriginPolicy.from_settings(settings), ErasedIds(settings))
 
 
 @dataclass(frozen=True)

@@ -325,6 +325,7 @@ def answer(request: HttpRequest, rt: Runtime) -> dict[str, Any]:
     salt = rt.settings.ip_hash_salt
     rejected: list[dict[str, Any]] = []
     records: list[tuple[str, bytes]] = []
+    dropped = 0
     for index, message in enumerate(messages):
         message_id = message.get("messageId") if isinstance(message, dict) else None
         try:
@@ -339,10 +340,15 @@ def answer(request: HttpRequest, rt: Runtime) -> dict[str, Any]:
             rejected.append({"index": index, "messageId": message_id if isinstance(message_id, str)
                              and len(message_id) <= MAX_ID_LENGTH else None, "errors": violations})
             continue
+        if rt.erased.listed(event):
+            dropped += 1
+            continue
         record = enrich(event, _shared_fields(message, request, received_at, ingest_id, salt), salt)
         for column, value in _campaign_fields(message).items():
             record[column] = record[column] or value
         records.append((record["anonymous_id"], orjson.dumps(record)))
+    if dropped:
+        log.info("segment request %s: %d messages of erased people dropped", ingest_id, dropped)
     if rejected:
         log.warning("segment request %s: %d of %d messages rejected: %s", ingest_id, len(rejected),
                     len(messages), orjson.dumps(rejected[:5]).decode())

@@ -8,7 +8,9 @@ A request names one id (`--user-id` or `--anonymous-id`). In order:
 2. The person's ids are resolved through identity links: silver_identities and the bronze
    events that carry both ids, followed until no new id appears.
 3. Their hashes go on the suppression list first, so the stream job stops writing their
-   events before their rows are deleted.
+   events before their rows are deleted, and the list is published for the ingestion
+   handler, which stops passing them on (`streaming.erased`). The stream job's batch in
+   flight may have read the list before: the erasure waits until it is committed.
 4. Their rows are deleted from bronze, quarantine and silver sessions through the lake's one
    commit path (delta-rs `DELETE`, which rewrites only the files holding them); the gold
    days whose numbers counted them are rebuilt; their identity links go last, so a re-run
@@ -32,6 +34,7 @@ Ids are matched exactly, by column (`streaming.lake.subject`). "Now" is a parame
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -40,6 +43,7 @@ from datetime import UTC, date, datetime
 
 import pyarrow.compute as pc
 
+from streaming import erased
 from streaming.lake import audit, suppression, tables
 from streaming.lake.audit import AuditTrail, Request, Step
 from streaming.lake.delta import target
@@ -55,6 +59,7 @@ from streaming.lake.subject import (
 )
 from streaming.lake.tables import Table
 from streaming.settings import Settings
+from streaming.stream.backlog import committed_batch, planned_batch
 
 GOLD_TABLES = (tables.PAGE_KPIS, tables.FUNNEL)
 # Deleted in this order; identity links last (see step 4 above).
@@ -67,6 +72,9 @@ RebuildGold = Callable[[list[date]], dict[str, int]]
 # micro-batch of the stream job (see `forget`).
 PASSES = 3
 SETTLE_SECONDS = 10.0
+# How long an erasure waits for the stream job's batch in flight (`batch_in_flight_committed`).
+IN_FLIGHT_WAIT_SECONDS = 60.0
+log = logging.getLogger(__name__)
 
 
 class ErasureIncomplete(RuntimeError):
@@ -154,7 +162,7 @@ def purge(settings: Settings, table: Table) -> Step:
 def verify(settings: Settings, hashes: frozenset[str], salt: str) -> dict[str, VersionScan]:
     """Every version of every table that holds people's rows, searched by the ids' hashes."""
     def match(value: str) -> bool:
-        return suppression.subject_hash(value, salt) in hashes
+        return erased.subject_hash(value, salt) in hashes
 
     return {table.name: scan_versions(table.uri(settings), table, match)
             for table in PERSONAL_TABLES}
@@ -175,9 +183,9 @@ def forget(settings: Settings, subject: Subject, requested_by: str, rebuild_gold
     person's events after their rows were deleted; the verification then finds them in the
     newest version, and after `settle` (one batch's time) the delete, purge and verification
     run again. Every later batch reads the list and drops them."""
-    salt = suppression.subject_salt(settings)
+    salt = erased.subject_salt(settings)
     trail: AuditTrail = audit.audit_trail(settings)
-    subject_hash = suppression.subject_hash(subject.id, salt)
+    subject_hash = erased.subject_hash(subject.id, salt)
     request = trail.open_request(subject_hash)
     resumed = request is not None
     if request is None:
@@ -197,9 +205,14 @@ def forget(settings: Settings, subject: Subject, requested_by: str, rebuild_gold
     ids = resolve(settings, {subject.id})
     outcome = Outcome(request.request_id, resumed, len(ids))
     list_target = suppression.suppression_target(settings)
-    suppression.add(list_target, {suppression.subject_hash(i, salt) for i in ids},
+    suppression.add(list_target, {erased.subject_hash(i, salt) for i in ids},
                     request.request_id, now())
+    erased.publish(settings, suppression.suppressed(list_target))
     timed("resolve")
+    if not batch_in_flight_committed(settings):
+        log.warning("the stream job's newest batch was not committed within %ss (is the job "
+                    "down?): a replay reads the new list, so its events are dropped", IN_FLIGHT_WAIT_SECONDS)
+    timed("in_flight_batch")
     hashes = suppression.request_hashes(list_target, request.request_id) | {subject_hash}
     for attempt in range(PASSES):
         if attempt:
@@ -220,6 +233,21 @@ def forget(settings: Settings, subject: Subject, requested_by: str, rebuild_gold
         raise ErasureIncomplete(f"request {request.request_id}: rows of the person are still "
                                 f"readable ({outcome.verification}); run it again")
     return outcome
+
+
+def batch_in_flight_committed(settings: Settings, timeout: float = IN_FLIGHT_WAIT_SECONDS,
+                              poll: float = 0.5) -> bool:
+    """Waits until the stream job has committed the newest batch it planned, which may have
+    read the suppression list before the person was put on it (every later batch reads it
+    after); True when it has, or when nothing is planned."""
+    checkpoint = settings.bronze_checkpoint_uri
+    planned = planned_batch(checkpoint)
+    deadline = time.monotonic() + timeout
+    while planned is not None and (committed_batch(checkpoint) or -1) < planned:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(poll)
+    return True
 
 
 def _erase_pass(settings: Settings, trail: AuditTrail, request: Request, ids: set[str],

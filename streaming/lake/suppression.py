@@ -5,50 +5,24 @@ would bring the data back. The stream job drops every event whose anonymous_id o
 hashes into this list (`listed_rows`, on each micro-batch as Arrow). Only hashes are kept:
 the list must not itself be a list of the people who asked to be forgotten.
 
-The hash is SHA-256 of the salt, a separator and the id.
+The hash (`streaming.erased.subject_hash`) is SHA-256 of the salt, a separator and the id.
+Each erasure also publishes the list for the ingestion handler (`streaming.erased`).
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
 from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from streaming.erased import subject_hash
 from streaming.lake import tables
 from streaming.lake.delta import DeltaTarget, target
 from streaming.settings import Settings
 
-SEPARATOR = "\x1f"
 SCHEMA = pa.schema([("id_hash", pa.string()), ("request_id", pa.string()),
                     ("added_at", pa.timestamp("us", tz="UTC")), ("added_date", pa.date32())])
-
-
-def subject_salt(settings: Settings) -> str:
-    """The salt, which an erasure cannot do without: unsalted, the hashes could be reversed by
-    hashing candidate ids. From the setting, else from the Secrets Manager secret it names."""
-    if settings.subject_hash_salt:
-        return settings.subject_hash_salt
-    if settings.subject_hash_salt_secret:
-        return _secret(settings.subject_hash_salt_secret, settings.region)
-    raise ValueError("no subject hash salt: set CLICKSTREAM_SUBJECT_HASH_SALT or "
-                     "CLICKSTREAM_SUBJECT_HASH_SALT_SECRET (a secret, the same for the stream "
-                     "job and every erasure)")
-
-
-@functools.cache
-def _secret(secret_id: str, region: str) -> str:
-    """One read per process: the salt does not change while a job or a run lives."""
-    import boto3
-
-    client = boto3.client("secretsmanager", region_name=region)
-    return client.get_secret_value(SecretId=secret_id)["SecretString"]
-
-
-def subject_hash(value: str, salt: str) -> str:
-    return hashlib.sha256(f"{salt}{SEPARATOR}{value}".encode()).hexdigest()
 
 
 def listed_rows(rows: pa.Table, hashes: frozenset[str], salt: str) -> pa.BooleanArray:

@@ -30,8 +30,9 @@ import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
+from streaming.erased import subject_salt
 from streaming.lake.delta import bronze_target, quarantine_target
-from streaming.lake.suppression import listed_rows, subject_salt, suppressed, suppression_target
+from streaming.lake.suppression import listed_rows, suppressed, suppression_target
 from streaming.settings import VARIABLES, Settings, load_settings
 from streaming.stream.dedup import RecentKeys, rebuild, window_seconds
 from streaming.stream.source import SCHEMA as SOURCE_SCHEMA

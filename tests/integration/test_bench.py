@@ -81,7 +81,8 @@ def test_erasure_smoke_forgets_one_visitor_and_keeps_every_other_row(tmp_path):
     removed = report["rows_removed"]["bronze_events"]
     assert report["verified"] and removed > 0
     assert report["bronze_delete"]["num_deleted_rows"] == removed
-    assert set(report["seconds"]) == {"resolve", "delete", "rebuild_gold", "purge", "verify"}
+    assert set(report["seconds"]) == {"resolve", "in_flight_batch", "delete", "rebuild_gold",
+                                      "purge", "verify"}
     [bronze] = tmp_path.glob("bench/*/lake/bronze/events")
     ids = read_columns(str(bronze), ["anonymous_id"])["anonymous_id"].to_pylist()
     assert len(ids) == 3000 - removed and visitor_id(SUBJECT) not in ids

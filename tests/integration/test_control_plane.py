@@ -33,6 +33,7 @@ from clickstream_assets.defs.stream.assets import bronze_catch_up, kinesis_strea
 from clickstream_assets.defs.stream.jobs import observe_stream_job
 from clickstream_assets.defs.stream.sensors import bronze_health_sensor, stream_lag_sensor
 from clickstream_assets.resources import build_resources
+from streaming.erased import ErasedIds
 from streaming.ingest.events import ingest
 from streaming.kinesis import ensure_stream, kinesis_client
 from streaming.lake import tables
@@ -73,7 +74,7 @@ def known_events() -> list[dict]:
 def send(settings, events: list[dict]) -> None:
     response = ingest({"content-type": "application/json", "user-agent": CHROME},
                       orjson.dumps({"events": events}), "203.0.113.5", settings,
-                      kinesis_client(settings))
+                      kinesis_client(settings), ErasedIds(settings))
     assert response["statusCode"] == 200, response["body"]
 
 

@@ -20,6 +20,7 @@ from clickstream_assets.constants import PRIVACY_REQUESTS
 from clickstream_assets.defs.lake.privacy import erasures_hold, forget_job, privacy_requests
 from clickstream_assets.resources import build_resources
 from streaming.cli import main as cli
+from streaming.erased import subject_hash
 from streaming.lake import audit, suppression, tables
 from streaming.lake.erasure import Subject, forget
 from streaming.lake.modeling import identity_links, sessionize
@@ -178,14 +179,14 @@ def test_the_audit_trail_and_suppression_list_hold_hashes_only(erased):
     assert steps[0]["requested_by"] == "dpo@example.com" and steps[0]["requested_at"] == NOW
     assert steps[-1]["verified"] is True
     salt = settings.subject_hash_salt
-    assert steps[0]["subject_hash"] == suppression.subject_hash(USER, salt)
+    assert steps[0]["subject_hash"] == subject_hash(USER, salt)
     deleted = {s["table_name"]: s for s in steps if s["step"] == "deleted"}
     assert deleted["bronze_events"]["partitions"] == [str(D1), str(D2)]
     assert deleted["bronze_events"]["rows_removed"] == 5
     assert deleted["bronze_events"]["table_version"] == 1  # the DELETE after the first write
     listed = suppression.request_hashes(suppression.suppression_target(settings),
                                         outcome.request_id)
-    assert listed == {suppression.subject_hash(i, salt) for i in PERSON}
+    assert listed == {subject_hash(i, salt) for i in PERSON}
     for table in (tables.REQUESTS, tables.SUPPRESSED):
         text = json.dumps(DeltaTable(table.uri(settings)).to_pyarrow_dataset().to_table()
                           .to_pylist(), default=str)

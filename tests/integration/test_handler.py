@@ -15,10 +15,11 @@ import httpx
 import orjson
 import pytest
 
+from streaming.erased import ErasedIds, publish, subject_hash, subject_salt
 from streaming.ingest import events, handler, http
 from streaming.ingest.auth import basic_authorization
 from streaming.ingest.openapi import openapi_document
-from streaming.kinesis import kinesis_client, list_shard_ids, put_records
+from streaming.kinesis import ensure_stream, kinesis_client, list_shard_ids, put_records
 from streaming.local.stack import LocalStack
 from streaming.records import events_of
 from streaming.settings import DEV_WRITE_KEY
@@ -243,7 +244,7 @@ def test_events_still_failing_after_retries_are_answered_503_never_accepted(kine
     stuck, fine = event(anonymous_id="anon-stuck"), event()
     response = events.ingest({"content-type": "application/json"},
                               orjson.dumps({"events": [fine, stuck]}), "192.0.2.1", settings,
-                              client)
+                              client, ErasedIds(settings))
     body = orjson.loads(response["body"])
     assert response["statusCode"] == 503 and response["headers"]["retry-after"] == "1"
     assert (body["accepted"], body["retryable"]) == (1, 1)
@@ -306,3 +307,18 @@ def test_gateway_serves_the_openapi_document_and_a_shop_page_with_the_key(gatewa
     assert served == openapi_document(gateway.gateway_url)
     page = httpx.get(f"{gateway.gateway_url}/", timeout=10).text
     assert f'"{gateway.gateway_url}/v1/events?writeKey={DEV_WRITE_KEY}"' in page
+
+
+def test_events_of_erased_people_are_acknowledged_and_never_reach_the_stream(kinesis, tmp_path):
+    settings = replace(kinesis.settings, stream_name=f"erased-{uuid.uuid4().hex[:8]}",
+                       lake_uri=str(tmp_path / "lake"))
+    ensure_stream(kinesis_client(settings), settings.stream_name, 1)
+    salt = subject_salt(settings)
+    publish(settings, {subject_hash("anon-erased", salt), subject_hash("user-erased", salt)})
+    erased, logged_in, kept = (event(anonymous_id="anon-erased"),
+                               event(anonymous_id="anon-new", user_id="user-erased"), event())
+    response = events.ingest({"content-type": "application/json"},
+                             orjson.dumps({"events": [erased, logged_in, kept]}), "192.0.2.1",
+                             settings, kinesis_client(settings), ErasedIds(settings))
+    assert (response["statusCode"], orjson.loads(response["body"])["accepted"]) == (200, 3)
+    assert [r["event_id"] for r in stream_records(settings)] == [kept["event_id"]]

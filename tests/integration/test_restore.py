@@ -16,6 +16,7 @@ from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
 from streaming.cli import main as cli
+from streaming.erased import ErasedIds
 from streaming.ingest.events import ingest
 from streaming.kinesis import ensure_stream, kinesis_client
 from streaming.lake import tables
@@ -43,7 +44,7 @@ def send(settings, n: int) -> set[str]:
                "session_id": "r", "page_url": "https://shop.example.com/"} for i in range(n)]
     answer = ingest({"content-type": "application/json", "user-agent": "restore-test"},
                     orjson.dumps({"events": events}), "192.0.2.1", settings,
-                    kinesis_client(settings))
+                    kinesis_client(settings), ErasedIds(settings))
     assert answer["statusCode"] == 200, answer["body"]
     return {e["event_id"] for e in events}
 

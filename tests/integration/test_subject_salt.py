@@ -7,7 +7,7 @@ from dataclasses import replace
 import boto3
 import pytest
 
-from streaming.lake.suppression import subject_hash, subject_salt
+from streaming.erased import ErasedIds, publish, read_hash_list, subject_hash, subject_salt
 from streaming.settings import load_settings
 
 
@@ -29,3 +29,20 @@ def test_aws_mode_without_a_salt_says_which_settings_give_one():
                               "CLICKSTREAM_LAKE_URI": "s3://lake"})
     with pytest.raises(ValueError, match="CLICKSTREAM_SUBJECT_HASH_SALT_SECRET"):
         subject_salt(settings)
+
+
+def test_the_ingestion_side_reads_the_published_list_from_s3_with_the_salt_of_the_secret(
+        s3, monkeypatch):
+    """What the Lambda does: the list beside the lake on S3, the salt from Secrets Manager."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", s3.url)
+    secrets = boto3.client("secretsmanager", region_name="eu-central-1")
+    arn = secrets.create_secret(Name="clickstream-test/ingestion-salt",
+                                SecretString="lambda-salt")["ARN"]
+    settings = replace(load_settings({"CLICKSTREAM_MODE": "aws", "AWS_REGION": "eu-central-1",
+                                      "CLICKSTREAM_LAKE_URI": "s3://lake/erased-list"}),
+                       subject_hash_salt_secret=arn)
+    erased = ErasedIds(settings, ttl=0)
+    assert read_hash_list(settings) == frozenset() and not erased.listed({"anonymous_id": "a-1"})
+    publish(settings, {subject_hash("a-1", "lambda-salt")})
+    assert erased.listed({"anonymous_id": "a-1"}) and not erased.listed({"anonymous_id": "a-2"})

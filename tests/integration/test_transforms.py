@@ -10,8 +10,9 @@ import orjson
 import pytest
 from pyspark.sql import functions as F
 
+from streaming.erased import subject_hash
 from streaming.lake import tables
-from streaming.lake.suppression import listed_rows, subject_hash
+from streaming.lake.suppression import listed_rows
 from streaming.record_codec import inflate
 from streaming.records import aggregate
 from streaming.stream.transforms import (

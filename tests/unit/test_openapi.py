@@ -31,6 +31,7 @@ from streaming.contract import (
     events_from_payload,
     validate_event,
 )
+from streaming.erased import ErasedIds
 from streaming.ingest import segment
 from streaming.ingest.auth import basic_authorization, parse_write_keys
 from streaming.ingest.cors import OriginPolicy
@@ -120,8 +121,9 @@ class Stream:
 
 def answer(path: str, body: bytes, headers: dict[str, str], failing: bool = False) -> dict[str, Any]:
     """The handler's proxy response to a POST, with one configured write key and origin."""
-    runtime = Runtime(Settings(ip_hash_salt="openapi-test-salt"), Stream(failing),
-                      parse_write_keys(f"shop:{WRITE_KEY}"), OriginPolicy.parse(ORIGIN))
+    settings = Settings(ip_hash_salt="openapi-test-salt")
+    runtime = Runtime(settings, Stream(failing), parse_write_keys(f"shop:{WRITE_KEY}"),
+                      OriginPolicy.parse(ORIGIN), ErasedIds(settings))
     request = HttpRequest("POST", path, {"content-type": "application/json", **headers}, {}, body,
                           "203.0.113.9")
     return handle(request, runtime)

@@ -30,6 +30,8 @@ import pytest
 import yaml
 from hcl2 import SerializationOptions
 
+from streaming import erased
+
 ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM = ROOT / "infra" / "terraform"
 WORKFLOW = ROOT / ".github" / "workflows" / "terraform.yml"
@@ -456,6 +458,9 @@ def test_lambda_runs_the_projects_handler_with_its_settings() -> None:
     assert ref(environment["CLICKSTREAM_WRITE_KEYS_SECRET"]) == (
         "aws_secretsmanager_secret.write_keys.arn")
     assert ref(environment["CLICKSTREAM_ALLOWED_ORIGINS"]) == 'join(",", var.allowed_origins)'
+    assert ref(environment["CLICKSTREAM_SUBJECT_HASH_SALT_SECRET"]) == (
+        "aws_secretsmanager_secret.subject_hash_salt.arn")
+    assert environment["CLICKSTREAM_LAKE_URI"] == 's3://${module.storage.bucket_names["lake"]}'
     # Exactly one source of write keys (streaming/ingest/auth.py refuses two), and the rate limiter is
     # the local gateway's: the API stage throttles on AWS.
     assert not {"CLICKSTREAM_WRITE_KEYS", "CLICKSTREAM_WRITE_KEYS_FILE",
@@ -539,10 +544,14 @@ def test_lambda_may_read_exactly_the_write_keys_secret_and_decrypt_it() -> None:
     lambda_statements = policy_statements(iam, iam.data["aws_iam_policy_document"]["lambda"])
     secrets = [s for s in lambda_statements if any(a.startswith("secretsmanager:")
                                                    for a in s["actions"])]
-    assert len(secrets) == 1
-    assert secrets[0]["actions"] == ["secretsmanager:GetSecretValue"]
-    assert secrets[0]["resources"] == ["${var.write_keys_secret_arn}"]
-    assert "condition" not in secrets[0] and secrets[0]["effect"] == "Allow"
+    assert [(s["actions"], s["resources"]) for s in secrets] == [
+        (["secretsmanager:GetSecretValue"], ["${var.write_keys_secret_arn}"]),
+        (["secretsmanager:GetSecretValue"], ["${var.subject_hash_salt_secret_arn}"])]
+    assert all("condition" not in s and s["effect"] == "Allow" for s in secrets)
+    # The handler reads exactly one object of the lake: the published list of erased people.
+    reads = [s for s in lambda_statements if any(a.startswith("s3:") for a in s["actions"])]
+    assert [(s["actions"], s["resources"]) for s in reads] == [
+        (["s3:GetObject"], ['${var.bucket_arns["lake"]}/' + erased.HASH_LIST])]
     assert any("kms:Decrypt" in s["actions"] and s["resources"] == ["${var.data_key_arn}"]
                for s in lambda_statements)
     # No other policy anywhere touches Secrets Manager, but for the Dagster tasks' execution

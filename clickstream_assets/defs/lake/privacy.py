@@ -23,6 +23,7 @@ from pydantic import Field
 
 from clickstream_assets.constants import MAINTENANCE, OWNER, PRIVACY_REQUESTS
 from clickstream_assets.resources import LakeResource, SparkResource
+from streaming import erased
 from streaming.lake import audit, suppression
 from streaming.lake.erasure import Subject, forget, verify
 from streaming.lake.rebuild import rebuild_gold
@@ -60,7 +61,7 @@ def privacy_requests(context: AssetExecutionContext, config: ForgetConfig, lake:
                          "of bronze, quarantine, silver sessions or identities still readable.")
 def erasures_hold(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
     settings = lake.config.settings()
-    salt = suppression.subject_salt(settings)
+    salt = erased.subject_salt(settings)
     list_target = suppression.suppression_target(settings)
     failing = {}
     completed = audit.audit_trail(settings).completed()

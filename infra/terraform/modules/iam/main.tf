@@ -58,6 +58,20 @@ data "aws_iam_policy_document" "lambda" {
   }
 
   statement {
+    sid = "ReadTheErasedPeopleAndTheirSalt"
+    # streaming/erased.py: the handler drops the events of erased people, listed as salted
+    # hashes in one object beside the lake, and needs the salt to hash the ids it receives.
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.subject_hash_salt_secret_arn]
+  }
+
+  statement {
+    sid       = "ReadTheErasedPeopleList"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.bucket_arns["lake"]}/privacy/suppressed-hashes.txt"]
+  }
+
+  statement {
     sid       = "WriteOwnLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${var.lambda_log_group_arn}:*"]
