@@ -51,6 +51,8 @@ CONFLICT_ATTEMPTS = 5
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 DEFAULT_RETENTION_HOURS = 7 * 24
+LOG_RETENTION = "delta.logRetentionDuration"
+DEFAULT_LOG_RETENTION = "interval 30 days"
 
 
 class TableMissing(RuntimeError):
@@ -161,15 +163,44 @@ class DeltaTarget:
     def optimize(self, zorder_by: str) -> dict:
         """Compaction with Z-order: rewrites files only (dataChange=false), so appends commit
         beside it; a commit it loses to an append is retried, not failed."""
-        return self.existing().optimize.z_order([zorder_by], commit_properties=commit_properties())
+        return retried(lambda: self.existing().optimize.z_order(
+            [zorder_by], commit_properties=commit_properties()), f"optimize of {self.uri}")
 
     def vacuum(self, retention_hours: int) -> list[str]:
         """Deletes the data files no version within `retention_hours` needs; returns them.
         Below Delta's default retention (7 days) the caller asks for it explicitly."""
-        return self.existing().vacuum(
+        return retried(lambda: self.existing().vacuum(
             retention_hours=retention_hours, dry_run=False,
             enforce_retention_duration=retention_hours >= DEFAULT_RETENTION_HOURS,
-            commit_properties=commit_properties())
+            commit_properties=commit_properties()), f"vacuum of {self.uri}")
+
+    def truncate_history(self) -> int:
+        """Deletes the log before a checkpoint of the current version; returns how many
+        versions of history went. The log's JSON commits keep each file's statistics, min and
+        max of the stats columns (ids among them), long after the file is vacuumed: an
+        erasure must not leave a person's id there. The table's log retention is set to zero
+        for the cleanup, then back. Time travel to the removed versions ends (their data
+        files are already vacuumed by then)."""
+        table = self.existing()
+        before = len(table.history())
+        retention = table.metadata().configuration.get(LOG_RETENTION, DEFAULT_LOG_RETENTION)
+        self._set_property(LOG_RETENTION, "interval 0 seconds")
+        self.existing().create_checkpoint()
+        for attempt in range(CONFLICT_ATTEMPTS):
+            try:
+                self.existing().cleanup_metadata()
+                break
+            except FileNotFoundError:  # another cleanup (a second erasure) deleted it first
+                if attempt == CONFLICT_ATTEMPTS - 1:
+                    raise
+        self._set_property(LOG_RETENTION, retention)
+        return max(0, before + 2 - len(self.existing().history()))
+
+    def _set_property(self, name: str, value: str) -> None:
+        """A table property change: metadata, which conflicts with every concurrent commit
+        (an append, another erasure's change), so it is retried on a fresh snapshot."""
+        retried(lambda: self.existing().alter.set_table_properties(
+            {name: value}, commit_properties=commit_properties()), f"{name} on {self.uri}")
 
     def delete(self, predicate: str) -> dict:
         """Deletes the rows `predicate` (delta-rs SQL) matches, rewriting only the files that
@@ -196,7 +227,8 @@ def retried(action: Callable[[], T], what: str) -> T:
     snapshot when its commit loses a logical conflict, which `max_commit_retries` does not
     retry. delta-rs 1.6 fails an append whose commit meets a concurrent DELETE ("a concurrent
     transaction deleted data this operation read") and a DELETE that meets an append,
-    whatever the table's isolation level: an erasure beside the running stream met both."""
+    whatever the table's isolation level, and any commit that meets a metadata change: an
+    erasure beside the running stream met all three."""
     for _ in range(CONFLICT_ATTEMPTS - 1):
         try:
             return action()

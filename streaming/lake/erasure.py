@@ -15,7 +15,9 @@ A request names one id (`--user-id` or `--anonymous-id`). In order:
    commit path (delta-rs `DELETE`, which rewrites only the files holding them); the gold
    days whose numbers counted them are rebuilt; their identity links go last, so a re-run
    after a crash still resolves the same ids.
-5. The files that held the rows are purged: VACUUM with retention 0 of every table touched.
+5. The files that held the rows are purged: VACUUM with retention 0 of every table touched,
+   then the log before a new checkpoint (its JSON commits keep every file's min and max of
+   the stats columns, ids among them, long after the file is gone).
    delta-rs cannot vacuum a chosen list of files (`vacuum` takes a retention, `full` and
    `keep_versions`, no paths), so this purges every file any commit has removed. It is the
    non-`full` VACUUM: it deletes only files the log says were removed, never files no commit
@@ -108,6 +110,8 @@ class Outcome:
     verification: dict[str, dict] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     passes: int = 0
+    # delta-rs's metrics of each DELETE that removed rows, per table (a pass each).
+    deletes: dict[str, list[dict]] = field(default_factory=dict)
 
     @property
     def verified(self) -> bool:
@@ -132,13 +136,14 @@ def resolve(settings: Settings, ids: set[str]) -> set[str]:
     return found
 
 
-def delete_rows(settings: Settings, table: Table, ids: set[str]) -> Step:
+def delete_rows(settings: Settings, table: Table, ids: set[str]) -> tuple[Step, dict]:
     """Deletes the person's rows from `table`; the step says how many, the table version
-    after, and the partitions (days) they were in."""
+    after, and the partitions (days) they were in; delta-rs's metrics of the DELETE (files
+    removed and added, rows copied) come with it, {} when nothing matched."""
     writer = target(settings, table)
     opened = writer.open()
     if opened is None:
-        return Step(audit.DELETED, table.name, None, 0, [])
+        return Step(audit.DELETED, table.name, None, 0, []), {}
     quarantine = table is tables.QUARANTINE
     rows = rows_of(opened.to_pyarrow_dataset(), table, ids,
                    [*(POSITION if quarantine else ()), table.partition])
@@ -146,17 +151,22 @@ def delete_rows(settings: Settings, table: Table, ids: set[str]) -> Step:
     if rows.num_rows:
         predicate = position_predicate(rows) if quarantine else id_predicate(ids)
     days = sorted({str(day) for day in pc.unique(rows[table.partition]).to_pylist()})
-    removed = writer.delete(predicate)["num_deleted_rows"] if predicate else 0
-    return Step(audit.DELETED, table.name, writer.existing().version(), removed, days)
+    metrics = writer.delete(predicate) if predicate else {}
+    return (Step(audit.DELETED, table.name, writer.existing().version(),
+                 metrics.get("num_deleted_rows", 0), days), metrics)
 
 
 def purge(settings: Settings, table: Table) -> Step:
-    """VACUUM with retention 0: the files removed by any commit, the erasure's included."""
+    """VACUUM with retention 0 (the files removed by any commit, the erasure's included),
+    then the log before a checkpoint of the current version (its commits' file statistics
+    name ids); `files_purged` counts the data files and the versions of log removed."""
     writer = target(settings, table)
     if writer.open() is None:
         return Step(audit.PURGED, table.name, None, files_purged=0)
     files = writer.vacuum(0)
-    return Step(audit.PURGED, table.name, writer.existing().version(), files_purged=len(files))
+    versions = writer.truncate_history()
+    return Step(audit.PURGED, table.name, writer.existing().version(),
+                files_purged=len(files) + versions)
 
 
 def verify(settings: Settings, hashes: frozenset[str], salt: str) -> dict[str, VersionScan]:
@@ -255,14 +265,16 @@ def _erase_pass(settings: Settings, trail: AuditTrail, request: Request, ids: se
                 timed: Callable[[str], None]) -> None:
     """Steps 4 and 5 of the module docstring, recorded in the audit trail; rows removed add
     up over passes."""
-    def removed(table: Table, step: Step) -> None:
+    def removed(table: Table, step: Step, metrics: dict) -> None:
         outcome.rows_removed[table.name] = (outcome.rows_removed.get(table.name, 0)
                                             + (step.rows_removed or 0))
+        if metrics:
+            outcome.deletes.setdefault(table.name, []).append(metrics)
 
     for table in DELETE_ORDER:
-        step = delete_rows(settings, table, ids)
+        step, metrics = delete_rows(settings, table, ids)
         trail.record(request, step, now())
-        removed(table, step)
+        removed(table, step, metrics)
     timed("delete")
     days = sorted(_days_deleted(trail.steps(request.request_id)))
     if days:
@@ -270,9 +282,9 @@ def _erase_pass(settings: Settings, trail: AuditTrail, request: Request, ids: se
             trail.record(request, Step(audit.REBUILT, name, version, partitions=days), now())
         outcome.gold_rebuilt = days
     timed("rebuild_gold")
-    step = delete_rows(settings, tables.IDENTITIES, ids)
+    step, metrics = delete_rows(settings, tables.IDENTITIES, ids)
     trail.record(request, step, now())
-    removed(tables.IDENTITIES, step)
+    removed(tables.IDENTITIES, step, metrics)
     timed("delete")
     for table in (*PERSONAL_TABLES, *(GOLD_TABLES if days else ())):
         step = purge(settings, table)

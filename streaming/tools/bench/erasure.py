@@ -7,7 +7,7 @@ bronze rows (enriched events through `parse_records` and `sink_rows` in Spark) i
 with fresh event ids, spread over `visitors` visitors and over the days. One visitor, who
 also logged in (a user_id linked to their anonymous_id), is then forgotten with
 `streaming.lake.erasure.forget`: the report holds each phase's seconds and, from bronze's
-Delta history, the files the DELETE rewrote and the rows it copied to do so.
+DELETE's metrics, the files it rewrote and the rows it copied to do so.
 
 Only bronze is built: silver and gold scale with visits and days, not events, and their
 rebuild is Spark's (measured in the maintenance benchmarks, not here).
@@ -23,7 +23,6 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import DeltaTable
 
 from streaming.lake import tables
 from streaming.lake.delta import bronze_target
@@ -47,17 +46,14 @@ def template_rows(settings: Settings) -> pa.Table:
     """Real bronze rows: the handler's records, as the job's reader hands them to Spark,
     through the job's transforms."""
     spark = build_spark(settings, "clickstream-bench-erasure")
-    try:
-        ensure_tables(spark, settings)
-        records = enriched_records(TEMPLATE_EVENTS, settings)
-        raw = spark.createDataFrame(
-            [(f"shardId-{n % 2:012d}", str(n), key, datetime.now(UTC), inflate(data))
-             for n, (key, data) in enumerate(records)],
-            "shard_id string, sequence_number string, partition_key string, "
-            "approximate_arrival_timestamp timestamp, data binary")
-        return table_rows(sink_rows(parse_records(raw)).toArrow(), "bronze")
-    finally:
-        spark.stop()
+    ensure_tables(spark, settings)
+    records = enriched_records(TEMPLATE_EVENTS, settings)
+    raw = spark.createDataFrame(
+        [(f"shardId-{n % 2:012d}", str(n), key, datetime.now(UTC), inflate(data))
+         for n, (key, data) in enumerate(records)],
+        "shard_id string, sequence_number string, partition_key string, "
+        "approximate_arrival_timestamp timestamp, data binary")
+    return table_rows(sink_rows(parse_records(raw)).toArrow(), "bronze")
 
 
 def visitor_id(number: int) -> str:
@@ -113,9 +109,7 @@ def run_erasure(settings: Settings, events: int, say: Say, seed: int = 5) -> dic
     outcome = forget(settings, Subject(anonymous_id=visitor_id(SUBJECT)), "bench",
                      rebuild_gold=lambda days: {},
                      now=lambda: first_day + timedelta(days=DAYS + 1))
-    deleted = next(entry for entry in DeltaTable(tables.BRONZE.uri(settings)).history()
-                   if entry.get("operation") == "DELETE")
-    metrics = deleted.get("operationMetrics", {})
+    [metrics] = outcome.deletes[tables.BRONZE.name]
     return {
         "mode": "erasure", "events": events, "visitors": visitors, "days": DAYS,
         "commits": COMMITS, "build_seconds": round(built, 1),
