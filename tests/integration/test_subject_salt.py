@@ -11,14 +11,18 @@ from streaming.erased import ErasedIds, publish, read_hash_list, subject_hash, s
 from streaming.settings import load_settings
 
 
-def test_the_salt_comes_from_the_secret_the_settings_name(s3, monkeypatch):
+def aws_settings(s3, monkeypatch, salt: str, lake_uri: str):
+    """AWS-mode settings whose salt is a secret on moto's server, holding `salt`."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", s3.url)
     secrets = boto3.client("secretsmanager", region_name="eu-central-1")
-    arn = secrets.create_secret(Name="clickstream-test/subject-hash-salt",
-                                SecretString="s3cret-salt")["ARN"]
-    settings = replace(load_settings({"CLICKSTREAM_MODE": "aws", "AWS_REGION": "eu-central-1",
-                                      "CLICKSTREAM_LAKE_URI": "s3://lake"}),
-                       subject_hash_salt_secret=arn)
+    arn = secrets.create_secret(Name=f"clickstream-test/{salt}", SecretString=salt)["ARN"]
+    return replace(load_settings({"CLICKSTREAM_MODE": "aws", "AWS_REGION": "eu-central-1",
+                                  "CLICKSTREAM_LAKE_URI": lake_uri}),
+                   subject_hash_salt_secret=arn)
+
+
+def test_the_salt_comes_from_the_secret_the_settings_name(s3, monkeypatch):
+    settings = aws_settings(s3, monkeypatch, "s3cret-salt", "s3://lake")
     assert settings.subject_hash_salt == ""
     assert subject_salt(settings) == "s3cret-salt"
     assert subject_hash("anon-1", subject_salt(settings)) == subject_hash("anon-1", "s3cret-salt")
@@ -35,13 +39,7 @@ def test_the_ingestion_side_reads_the_published_list_from_s3_with_the_salt_of_th
         s3, monkeypatch):
     """What the Lambda does: the list beside the lake on S3, the salt from Secrets Manager."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3.url)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", s3.url)
-    secrets = boto3.client("secretsmanager", region_name="eu-central-1")
-    arn = secrets.create_secret(Name="clickstream-test/ingestion-salt",
-                                SecretString="lambda-salt")["ARN"]
-    settings = replace(load_settings({"CLICKSTREAM_MODE": "aws", "AWS_REGION": "eu-central-1",
-                                      "CLICKSTREAM_LAKE_URI": "s3://lake/erased-list"}),
-                       subject_hash_salt_secret=arn)
+    settings = aws_settings(s3, monkeypatch, "lambda-salt", "s3://lake/erased-list")
     erased = ErasedIds(settings, ttl=0)
     assert read_hash_list(settings) == frozenset() and not erased.listed({"anonymous_id": "a-1"})
     publish(settings, {subject_hash("a-1", "lambda-salt")})
