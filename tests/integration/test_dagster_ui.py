@@ -36,7 +36,7 @@ def test_dagster_dev_serves_the_graph_from_stream_to_gold(tmp_path, postgres):
     deps = {key: {"/".join(d["path"]) for d in node["dependencyKeys"]}
             for key, node in nodes.items()}
     assert deps["bronze_events"] == {"kinesis_stream"}
-    assert deps["silver_sessions"] == {"bronze_events"}
+    assert deps["silver_sessions"] == {"bronze_events", "silver_identities"}
     assert deps["gold_funnel"] == {"silver_sessions"}
     assert nodes["gold_funnel"]["groupName"] == "gold"
     assert nodes["bronze_events"]["owners"] == [{"team": "clickstream"}]
