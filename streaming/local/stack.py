@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from botocore.exceptions import EndpointConnectionError
 
 from streaming.kinesis import ensure_stream, kinesis_client
 from streaming.settings import Settings
@@ -283,10 +284,21 @@ class LocalStack:
             raise RuntimeError(f"kinesalite is not installed: run `npm ci` in {KINESALITE_DIR} "
                                "(./clickstream does it for you)")
         process = self.spawn_kinesis()
-        wait_for(self.kinesis_ready, "Kinesis endpoint", timeout, process,
+        wait_for(self.stream_ready, "Kinesis endpoint and stream", timeout, process,
                  self.log_dir / "kinesis.log")
-        ensure_stream(kinesis_client(self.settings), self.settings.stream_name,
-                      self.settings.shard_count)
+
+    def stream_ready(self) -> bool:
+        """The endpoint answers and the stream is ACTIVE (created when missing). An endpoint
+        that opened its port may still refuse a moment later (a restart reopening its data
+        directory): that is not ready yet, and `wait_for` reports it if the process died."""
+        if not self.kinesis_ready():
+            return False
+        try:
+            ensure_stream(kinesis_client(self.settings), self.settings.stream_name,
+                          self.settings.shard_count)
+        except EndpointConnectionError:
+            return False
+        return True
 
     def spawn_kinesis(self) -> subprocess.Popen:
         """kinesalite on its port and data directory, not waited for; the stream persists in

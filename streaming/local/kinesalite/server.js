@@ -15,6 +15,18 @@ server.listen(Number(port), '127.0.0.1', (err) => {
   }
   console.log(`kinesalite listening on http://127.0.0.1:${port} data=${dataDir || 'memory'}`);
 });
+// kinesalite rethrows a request's 'error' (index.js: req.on('error', err => { throw err })),
+// so a client that dies mid-request (a gateway or job killed while a PutRecords or
+// GetRecords is in flight: ECONNRESET, "aborted") took the whole endpoint down with it. A
+// request its client abandoned has no one to answer; anything else still ends the process.
+process.on('uncaughtException', (err) => {
+  if (err && (err.code === 'ECONNRESET' || err.message === 'aborted')) {
+    console.error(`kinesalite: a client went away mid-request (${err.code || err.message})`);
+    return;
+  }
+  console.error(err);
+  process.exit(1);
+});
 const stop = () => server.close(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
