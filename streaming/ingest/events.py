@@ -98,10 +98,11 @@ def ingest(
                              "errors": [v.as_dict() for v in violations]})
         else:
             valid.append((index, candidate))
-    dropped = [item for item in valid if erased.listed(item[1])]
+    kept = [item for item in valid if not erased.listed(item[1])]
+    dropped = len(valid) - len(kept)
     if dropped:
-        log.info("request %s: %d events of erased people dropped", ingest_id, len(dropped))
-        valid = [item for item in valid if item not in dropped]
+        log.info("request %s: %d events of erased people dropped", ingest_id, dropped)
+    valid = kept
     records = []
     for _, event in valid:
         record = enrich(event, shared, settings.ip_hash_salt)
@@ -115,7 +116,7 @@ def ingest(
     # The client learns the error code only: AWS's messages name the stream and the account.
     retry = [{"index": index, "event_id": event["event_id"], "reason": error.split(":", 1)[0]}
              for index, event, error in failed]
-    accepted = len(valid) + len(dropped) - len(retry)
+    accepted = len(valid) + dropped - len(retry)
     status = 503 if retry else 200 if not rejected else 207 if accepted else 400
     body_out: dict[str, Any] = {"accepted": accepted, "rejected": len(rejected),
                                 "retryable": len(retry), "ingest_id": ingest_id}
