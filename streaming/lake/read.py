@@ -7,6 +7,7 @@ also where the project proves that bronze stays readable outside Spark.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -117,12 +118,39 @@ def latest_version(uri: str) -> int:
     return -1 if table is None else table.version()
 
 
+def read_added(uri: str, added: AddedFile, columns: list[str]) -> pa.Table:
+    """`columns` of a data file a commit added (local or s3://)."""
+    from urllib.parse import unquote
+
+    filesystem, path = _log_filesystem(uri)
+    return pq.read_table(f"{path}/{unquote(added.path)}", columns=columns, filesystem=filesystem)
+
+
+class Arrivals:
+    """Which of `wanted` ids bronze's commits after a version added, and how often: each poll
+    reads only the files of commits it has not seen. Re-reading the whole table every half
+    second took a third of a core from the stream job it was waiting for (docs/benchmarks.md).
+    Files a compaction rewrote (no data change) are not arrivals."""
+
+    def __init__(self, uri: str, after_version: int, wanted: set[str]) -> None:
+        self.uri, self.version, self.wanted = uri, after_version, wanted
+        self.counts: Counter[str] = Counter()
+
+    def poll(self) -> tuple[int, int]:
+        """(ids found, extra copies of them) after reading the commits since the last poll."""
+        for commit in commits_since(self.uri, self.version):
+            for added in commit.added:
+                if added.data_change:
+                    ids = read_added(self.uri, added, ["event_id"])["event_id"].to_pylist()
+                    self.counts.update(i for i in ids if i in self.wanted)
+            self.version = commit.version
+        return len(self.counts), sum(self.counts.values()) - len(self.counts)
+
+
 def latencies_per_commit(uri: str, after_version: int, ids: Iterable[str] | None = None
                          ) -> list[tuple[float, list[float]]]:
     """Per commit after `after_version`: its time (epoch s) and, for each row it made visible,
     seconds from received_at to that commit."""
-    from urllib.parse import unquote
-
     wanted = set(ids) if ids is not None else None
     found: list[tuple[float, list[float]]] = []
     for commit in commits_since(uri, after_version):
@@ -131,7 +159,7 @@ def latencies_per_commit(uri: str, after_version: int, ids: Iterable[str] | None
         for added in commit.added:
             if not added.data_change:
                 continue
-            rows = pq.read_table(Path(uri) / unquote(added.path), columns=["event_id", "received_at"])
+            rows = read_added(uri, added, ["event_id", "received_at"])
             received = rows["received_at"].cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
             for event_id, micros in zip(rows["event_id"].to_pylist(), received.to_pylist(),
                                         strict=True):

@@ -35,7 +35,7 @@ from streaming.lake.delta import bronze_target, quarantine_target
 from streaming.lake.suppression import listed_rows, suppressed, suppression_target
 from streaming.settings import VARIABLES, Settings, load_settings
 from streaming.stream.dedup import RecentKeys, rebuild, window_seconds
-from streaming.stream.source import SCHEMA as SOURCE_SCHEMA
+from streaming.stream.source import ARROW_SCHEMA as SOURCE_SCHEMA
 from streaming.stream.source import SOURCE_NAME, KinesisDataSource
 from streaming.stream.status import (
     EXIT_CHECKPOINT_BUSY,
@@ -45,7 +45,7 @@ from streaming.stream.status import (
     checkpoint_lock,
     write_status,
 )
-from streaming.stream.transforms import parse_records, sink_rows, table_rows
+from streaming.stream.transforms import sink_rows, table_rows
 
 log = logging.getLogger("streaming.stream.job")
 QUERY_NAME = "bronze_events"
@@ -89,8 +89,9 @@ class BatchWriter:
     through the lake's one commit path (streaming/lake/delta.py: delta-rs, safe beside
     Dagster's OPTIMIZE, VACUUM and restore, and ~40 ms a commit where delta-spark took ~1 s).
 
-    The batch is fetched as Arrow once, each record as its bronze or its quarantine row
-    (`sink_rows`), repeated events are dropped (`RecentKeys`, rebuilt from bronze at the
+    The batch's records are fetched as Arrow once and parsed and checked in Python
+    (`sink_rows`: ~15 us of CPU an event where Spark SQL expressions cost the JVM ~55-90 us,
+    docs/benchmarks.md), repeated events are dropped (`RecentKeys`, rebuilt from bronze at the
     first batch), and the rest is split in Arrow; each commit carries the app transaction
     (query id, batch id), and a table that already holds it (a batch replayed after a crash
     past its commit) is not written again.
@@ -120,9 +121,9 @@ class BatchWriter:
         return self.recent
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        """`batch` holds `sink_rows`' columns (the query applies it to the stream)."""
+        """`batch` holds the source's records (streaming/stream/source.py)."""
         app_id = self._app_id(batch.sparkSession)
-        rows = batch.toArrow()
+        rows = sink_rows(batch.toArrow())
         hashes = suppressed(self.suppression)
         if hashes:
             erased = listed_rows(rows, hashes, subject_salt(self.settings))
@@ -138,10 +139,10 @@ class BatchWriter:
         self.quarantine.append(table_rows(rows, "quarantine"), app_id, batch_id)
 
 
-def ensure_tables(spark: SparkSession, settings: Settings) -> None:
+def ensure_tables(settings: Settings) -> None:
     """Creates bronze and quarantine before the first batch, with the schema the batches will
     have as Arrow, so every later append matches it."""
-    rows = sink_rows(parse_records(spark.createDataFrame([], SOURCE_SCHEMA))).toArrow()
+    rows = sink_rows(SOURCE_SCHEMA.empty_table())
     bronze_target(settings).ensure(table_rows(rows, "bronze").schema)
     quarantine_target(settings).ensure(table_rows(rows, "quarantine").schema)
 
@@ -165,20 +166,20 @@ def retire_state_store(spark: SparkSession, settings: Settings) -> bool:
 
 
 def start_query(spark: SparkSession, settings: Settings) -> StreamingQuery:
-    """The bronze query: stateless in Spark (dedup is the sink's), so no watermark and no
-    state store; the window is checked before the first batch reads anything."""
+    """The bronze query: the source's records straight into the sink, which parses,
+    deduplicates and commits them; no state store in Spark, so no watermark. The window is
+    checked before the first batch reads anything."""
     window_seconds(settings.dedup_window)
     retire_state_store(spark, settings)
     spark.dataSource.register(KinesisDataSource)
-    ensure_tables(spark, settings)
+    ensure_tables(settings)
     reader = spark.readStream.format(SOURCE_NAME).option("streamName", settings.stream_name)
     reader = reader.option("region", settings.region).option(
         "maxRecordsPerShard", str(settings.max_records_per_shard)).option(
         "idleSleepMs", str(settings.kinesis_poll_ms))
     if settings.kinesis_endpoint_url:
         reader = reader.option("endpointUrl", settings.kinesis_endpoint_url)
-    stream = sink_rows(parse_records(reader.load()))
-    writer = (stream.writeStream.queryName(QUERY_NAME)
+    writer = (reader.load().writeStream.queryName(QUERY_NAME)
               .option("checkpointLocation", settings.bronze_checkpoint_uri)
               .foreachBatch(BatchWriter(settings)))
     return writer.trigger(processingTime="0 seconds").start()

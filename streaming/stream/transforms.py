@@ -1,28 +1,31 @@
-"""The stream job's transforms: plain functions of DataFrames, testable on batch data.
+"""The stream job's transform: Kinesis records -> the rows bronze and quarantine receive.
 
-A record is one event or an aggregate of events (`streaming.records`); aggregates are
-exploded first, so everything after `parse_records` sees one row per event. Events are parsed
-with an explicit schema and every contract rule that Spark can check is checked again:
-records may reach the stream without the handler (other producers, replays,
-corruption), and such a record must land in quarantine with its reason, never crash the
-job and never disappear.
+A record is one event or an aggregate of events (`streaming.records`); every event of an
+aggregate becomes a row of its own with the record's stream position and its index in the
+record, so a broken event is quarantined alone and its siblings are not. Every contract rule
+the job can check is checked again here: records may reach the stream without the handler
+(other producers, replays, corruption), and such a record must land in quarantine with its
+reason, never crash the job and never disappear.
+
+The transform works on Arrow, in Python, in the job's sink (`streaming.stream.job.BatchWriter`),
+on the micro-batch's records fetched once as Arrow. It replaced Spark SQL expressions
+(`from_json` twice, `posexplode`, the rules as columns, then the rows fetched as Arrow):
+those cost the JVM 55-90 us of CPU an event on these two cores and made a burst of traffic
+wait for the job; this costs ~15 us, fetch included (docs/benchmarks.md). Running it in
+Spark's Python workers (`mapInArrow`) cost ~26-41 us: the rows crossed to the workers and
+back before the fetch.
 """
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
-from pyspark.sql.types import (
-    ArrayType,
-    BooleanType,
-    IntegerType,
-    MapType,
-    StringType,
-    StructField,
-    StructType,
-)
 
 from streaming.contract import (
     CUSTOM_EVENT_PATTERN,
@@ -33,41 +36,30 @@ from streaming.contract import (
     SCHEMA_VERSION,
     STANDARD_EVENT_TYPES,
     UUID_PATTERN,
+    parse_timestamp,
 )
 from streaming.record_codec import COMPRESSED_PREFIX, MAX_INFLATED_BYTES
 from streaming.records import AGGREGATE_EVENTS, AGGREGATE_MARKER, AGGREGATE_VERSION
 
-CORRUPT_COLUMN = "_corrupt_record"
-TEXT_COLUMN = "_is_utf8"
-# A record that still holds the compressed prefix after the reader: it did not inflate.
-COMPRESSED_COLUMN = "_did_not_inflate"
 BINARY_PREFIX = "base64:"
-
-ELEMENT_SCHEMA = StructType(
-    [StructField(name, StringType()) for name in ("id", "text", "selector")]
-)
 STRING_FIELDS = (
-    "event_id", "event_type", "event_time", "anonymous_id", "session_id", "user_id",
-    "page_url", "referrer", "received_at", "ingest_id", "page_host", "page_path",
+    "event_id", "event_type", "anonymous_id", "session_id", "user_id",
+    "page_url", "referrer", "ingest_id", "page_host", "page_path",
     "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "referrer_host",
     "ua_browser", "ua_browser_version", "ua_os", "ua_device", "ip_hash", "ip_network",
 )
-RECORD_SCHEMA = StructType(
-    [StructField(name, StringType()) for name in STRING_FIELDS]
-    + [
-        StructField("element", ELEMENT_SCHEMA),
-        StructField("properties", MapType(StringType(), StringType())),
-        StructField("schema_version", IntegerType()),
-        StructField("is_bot", BooleanType()),
-        StructField(CORRUPT_COLUMN, StringType()),
-    ]
-)
+ELEMENT_FIELDS = ("id", "text", "selector")
 
-# An aggregate's envelope: events are read as their JSON text, to be parsed one by one.
-ENVELOPE_SCHEMA = StructType([StructField(AGGREGATE_MARKER, IntegerType()),
-                              StructField(AGGREGATE_EVENTS, ArrayType(StringType()))])
-AGGREGATE_COLUMN = "_aggregate_version"
-
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+ELEMENT = pa.struct([(name, pa.string()) for name in ELEMENT_FIELDS])
+PROPERTIES = pa.map_(pa.string(), pa.string())
+BRONZE_TYPES = {
+    **{name: pa.string() for name in STRING_FIELDS},
+    "event_time": TIMESTAMP, "event_date": pa.date32(), "received_at": TIMESTAMP,
+    "element": ELEMENT, "properties": PROPERTIES, "schema_version": pa.int32(),
+    "is_bot": pa.bool_(), "kinesis_shard_id": pa.string(),
+    "kinesis_sequence_number": pa.string(), "kinesis_arrival_time": TIMESTAMP,
+}
 BRONZE_COLUMNS = (
     "event_id", "event_type", "event_time", "event_date", "anonymous_id", "session_id",
     "user_id", "page_url", "page_host", "page_path", "referrer", "referrer_host",
@@ -80,176 +72,277 @@ QUARANTINE_COLUMNS = (
     "raw_record", "reason", "event_id", "kinesis_shard_id", "kinesis_sequence_number",
     "kinesis_record_index", "kinesis_arrival_time", "quarantined_at", "quarantine_date",
 )
-
-
-def _id_rule(name: str) -> tuple[Column, str]:
-    value = F.col(name)
-    bad = value.isNull() | (F.length(F.trim(value)) == 0) | (F.length(value) > MAX_ID_LENGTH)
-    return bad, f"{name}: required, 1-{MAX_ID_LENGTH} chars"
-
-
-def _size_rules() -> list[tuple[Column, str]]:
-    """The contract's size limits: a record written past the handler can be as large as
-    Kinesis allows (1 MiB), and without these it would land in bronze as a valid event."""
-    properties, element = F.col("properties"), F.col("element")
-    longest_element = F.greatest(*[F.length(element[name]) for name in ("id", "text", "selector")])
-    return [
-        ((F.size(properties) > MAX_PROPERTIES)
-         | F.exists(F.map_keys(properties), lambda k: F.length(k) > MAX_ID_LENGTH)
-         | F.exists(F.map_values(properties), lambda v: F.length(v) > MAX_STRING_LENGTH),
-         f"properties: at most {MAX_PROPERTIES} keys of <= {MAX_ID_LENGTH} chars, "
-         f"values <= {MAX_STRING_LENGTH} chars"),
-        (longest_element > MAX_STRING_LENGTH, f"element: values <= {MAX_STRING_LENGTH} chars"),
-        (F.greatest(F.length("page_url"), F.length("referrer")) > MAX_URL_LENGTH,
-         f"page_url, referrer: at most {MAX_URL_LENGTH} chars"),
-        (F.length("user_id") > MAX_ID_LENGTH, f"user_id: at most {MAX_ID_LENGTH} chars"),
-    ]
-
-
-def quarantine_reason() -> Column:
-    """Semicolon-joined broken rules of a parsed record; null when the record is valid."""
-    rules = [
-        (F.col("event_id").isNull() | ~F.col("event_id").rlike(f"^{UUID_PATTERN.pattern}$"),
-         "event_id: required UUID"),
-        (F.col("event_type").isNull()
-         | ~(F.col("event_type").isin(*STANDARD_EVENT_TYPES)
-             | F.col("event_type").rlike(f"^{CUSTOM_EVENT_PATTERN.pattern}$")),
-         "event_type: not a v1 event type"),
-        (F.col("event_time").isNull(), "event_time: required ISO-8601 timestamp with zone"),
-        _id_rule("anonymous_id"),
-        _id_rule("session_id"),
-        (F.col("received_at").isNull(),
-         "received_at: missing, the record did not pass the ingestion handler"),
-        (F.coalesce(F.col("schema_version"), F.lit(SCHEMA_VERSION)) != SCHEMA_VERSION,
-         f"schema_version: must be {SCHEMA_VERSION}"),
-        *_size_rules(),
-    ]
-    reasons = F.filter(
-        F.array(*[F.when(cond, F.lit(message)) for cond, message in rules]),
-        lambda r: r.isNotNull(),
-    )
-    malformed = F.col(CORRUPT_COLUMN).isNotNull()
-    version = F.col(AGGREGATE_COLUMN)
-    return (
-        F.when(F.col(COMPRESSED_COLUMN),
-               F.lit(f"aggregate: compressed record does not inflate (corrupt, truncated or over "
-                     f"{MAX_INFLATED_BYTES} bytes inflated; raw_record holds its bytes as "
-                     f"{BINARY_PREFIX}<base64>)"))
-        .when(~F.col(TEXT_COLUMN), F.lit(f"malformed_json: record is not UTF-8 text "
-                                           f"(raw_record holds its bytes as {BINARY_PREFIX}<base64>)"))
-        .when(version != AGGREGATE_VERSION,
-              F.format_string(f"aggregate: envelope version %d, this job reads {AGGREGATE_VERSION}",
-                              version))
-        .when(version.isNotNull() & F.col("kinesis_record_index").isNull(),
-              F.lit(f"aggregate: no events (`{AGGREGATE_EVENTS}` must be a non-empty array)"))
-        .when(malformed, F.lit("malformed_json: record is not a JSON object"))
-        .when(F.size(reasons) > 0, F.array_join(reasons, "; "))
-    )
-
-
-def parse_records(raw: DataFrame) -> DataFrame:
-    """Kinesis rows -> one row per event with typed event fields and `quarantine_reason`.
-
-    An aggregate becomes one row per event it holds, each with the record's stream position
-    and its index in the record (`kinesis_record_index`; null for a plain record), so a broken
-    event is quarantined on its own and its siblings are not. An aggregate this job cannot
-    read (unknown version, no events) is quarantined whole.
-
-    A record that is not UTF-8 text is not JSON, and casting its bytes to a string would
-    store invalid UTF-8 that Parquet readers such as delta-rs refuse to decode: it is kept
-    in `raw_record` as base64 behind a `base64:` prefix, and quarantined.
-    """
-    text = F.col("data").cast("string")
-    is_text = F.coalesce(F.is_valid_utf8(text), F.lit(True))
-    envelopes = raw.select(
-        "*", is_text.alias(TEXT_COLUMN),
-        (F.substring("data", 1, len(COMPRESSED_PREFIX)) == F.lit(COMPRESSED_PREFIX))
-        .alias(COMPRESSED_COLUMN),
-        F.from_json(F.when(is_text, text), ENVELOPE_SCHEMA).alias("envelope"))
-    version = F.col("envelope")[AGGREGATE_MARKER]
-    members = F.when(version == AGGREGATE_VERSION, F.col("envelope")[AGGREGATE_EVENTS])
-    # An exploded event carries its own text only: the record's bytes are kept for a record
-    # that is not exploded (a plain event, an unreadable aggregate), else every event of a
-    # 50-event aggregate would carry the whole record (measured: ~1 ms an event).
-    records = envelopes.select(
-        F.col("shard_id"), F.col("sequence_number"), F.col("approximate_arrival_timestamp"),
-        F.col(TEXT_COLUMN), F.col(COMPRESSED_COLUMN), version.alias(AGGREGATE_COLUMN),
-        F.when(F.coalesce(F.size(members), F.lit(0)) <= 0, F.col("data")).alias("data"),
-        F.posexplode_outer(members).alias("kinesis_record_index", "member"))
-    member = F.col("kinesis_record_index").isNotNull()
-    event_text = (F.when(member, F.coalesce(F.col("member"), F.lit("null")))
-                  .when(F.col(TEXT_COLUMN) & ~F.col(COMPRESSED_COLUMN), F.col("data").cast("string")))
-    parsed = F.from_json(event_text, RECORD_SCHEMA,
-                         {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_COLUMN})
-    typed = records.select(
-        F.coalesce(event_text, F.concat(F.lit(BINARY_PREFIX), F.base64("data"))).alias("raw_record"),
-        F.col(TEXT_COLUMN),
-        F.col(COMPRESSED_COLUMN),
-        F.col(AGGREGATE_COLUMN),
-        F.col("shard_id").alias("kinesis_shard_id"),
-        F.col("sequence_number").alias("kinesis_sequence_number"),
-        F.col("kinesis_record_index"),
-        F.col("approximate_arrival_timestamp").alias("kinesis_arrival_time"),
-        parsed.alias("r"),
-    ).select("*", "r.*").drop("r")
-    typed = typed.withColumn(
-        CORRUPT_COLUMN,
-        F.when(F.col("raw_record").isNull() | ~F.trim(F.col("raw_record")).startswith("{"),
-               F.coalesce(F.col("raw_record"), F.lit(""))).otherwise(F.col(CORRUPT_COLUMN)),
-    )
-    return (
-        typed.withColumn("event_time", F.try_to_timestamp(F.col("event_time")))
-        .withColumn("received_at", F.try_to_timestamp(F.col("received_at")))
-        .withColumn("quarantine_reason", quarantine_reason())
-        .withColumn("event_date", F.to_date(F.col("event_time")))
-    )
-
-
-def with_dedup_key(parsed: DataFrame) -> DataFrame:
-    """Valid rows dedup on event_id; quarantined rows on their stream position (with their
-    index in an aggregate), so two different bad events are never merged and a replayed bad
-    record is kept once."""
-    position = F.concat_ws("/", F.col("kinesis_shard_id"), F.col("kinesis_sequence_number"),
-                           F.col("kinesis_record_index").cast("string"))
-    return parsed.withColumn(
-        "dedup_key",
-        F.when(F.col("quarantine_reason").isNull(), F.col("event_id")).otherwise(position),
-    )
-
-
-def _quarantine_only() -> dict[str, Column]:
-    """What `sink_rows` adds to bronze's columns for quarantine's (the shared ones hold the
-    same values): quarantine's own columns, from a parsed record."""
-    return {
-        "raw_record": F.col("raw_record"),
-        "reason": F.col("quarantine_reason"),
-        "kinesis_record_index": F.col("kinesis_record_index"),
-        "quarantined_at": F.current_timestamp(),
-        "quarantine_date": F.current_date(),
-    }
-
-
+# What a row of `sink_rows` holds: bronze's columns, quarantine's own, the table it goes to
+# and its dedup key (streaming/stream/dedup.py).
+SINK_SCHEMA = pa.schema(
+    [(name, BRONZE_TYPES[name]) for name in BRONZE_COLUMNS]
+    + [("raw_record", pa.string()), ("reason", pa.string()),
+       ("kinesis_record_index", pa.int32()), ("quarantined_at", TIMESTAMP),
+       ("quarantine_date", pa.date32()), ("sink_table", pa.string()), ("dedup_key", pa.string())])
 TABLE_COLUMNS = {"bronze": BRONZE_COLUMNS, "quarantine": QUARANTINE_COLUMNS}
 
+MALFORMED = "malformed_json: record is not a JSON object"
+NOT_TEXT = (f"malformed_json: record is not UTF-8 text (raw_record holds its bytes as "
+            f"{BINARY_PREFIX}<base64>)")
+NOT_INFLATED = (f"aggregate: compressed record does not inflate (corrupt, truncated or over "
+                f"{MAX_INFLATED_BYTES} bytes inflated; raw_record holds its bytes as "
+                f"{BINARY_PREFIX}<base64>)")
+NO_EVENTS = f"aggregate: no events (`{AGGREGATE_EVENTS}` must be a non-empty array)"
+PROPERTIES_RULE = (f"properties: at most {MAX_PROPERTIES} keys of <= {MAX_ID_LENGTH} chars, "
+                   f"values <= {MAX_STRING_LENGTH} chars")
+ELEMENT_RULE = f"element: values <= {MAX_STRING_LENGTH} chars"
 
-def sink_rows(parsed: DataFrame) -> DataFrame:
-    """Each record as one flat row of bronze's and quarantine's columns, the table it goes to
-    (`sink_table`: bronze or quarantine) and its dedup key (streaming/stream/dedup.py): one
-    Spark action fetches a micro-batch for both tables, and `table_rows` splits it in Arrow.
 
-    The stream job applies this to the stream, so each micro-batch arrives in this shape:
-    built per batch, its expressions cost py4j calls and an analysis of the batch's plan every
-    time. Flat, not a struct per table: building the structs' types cost two more analyses,
-    ~140 ms a batch on these two cores."""
-    bad = F.col("quarantine_reason").isNotNull()
-    destination = F.when(bad, F.lit("quarantine")).otherwise(F.lit("bronze"))
-    return with_dedup_key(parsed).select(
-        *BRONZE_COLUMNS, *(column.alias(name) for name, column in _quarantine_only().items()),
-        destination.alias("sink_table"), F.col("dedup_key"))
+class Malformed(ValueError):
+    """A field whose JSON type the bronze column cannot hold (an element that is not an
+    object, a schema_version that is not an integer, ...)."""
+
+
+def _text(value: Any) -> str | None:
+    """A JSON value as a string column holds it: a string as it is, anything else as its
+    JSON text (a number, an object), null as null."""
+    if value is None or type(value) is str:
+        return value
+    return orjson.dumps(value).decode()
+
+
+def _raw(value: Any) -> str:
+    """An aggregate member's own text, for quarantine: a string member is its content."""
+    return value if type(value) is str else orjson.dumps(value).decode()
+
+
+def _binary(data: bytes) -> str:
+    return BINARY_PREFIX + base64.b64encode(data).decode()
+
+
+def _members(data: bytes) -> Iterator[tuple[int | None, str | None, Any, str | None]]:
+    """(index in the aggregate, raw text, parsed event, reason it is quarantined already)
+    for each event a record holds; an unreadable record is one quarantined row."""
+    if data.startswith(COMPRESSED_PREFIX):  # the reader inflates what inflates
+        yield None, _binary(data), None, NOT_INFLATED
+        return
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        yield None, _binary(data), None, NOT_TEXT
+        return
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        yield None, text, None, MALFORMED
+        return
+    if not isinstance(value, dict) or AGGREGATE_MARKER not in value:
+        yield None, text, value, None if isinstance(value, dict) else MALFORMED
+        return
+    version = value[AGGREGATE_MARKER]
+    if version != AGGREGATE_VERSION or type(version) is not int:
+        yield None, text, None, (f"aggregate: envelope version {_text(version)}, this job reads "
+                                 f"{AGGREGATE_VERSION}")
+        return
+    members = value.get(AGGREGATE_EVENTS)
+    if not isinstance(members, list) or not members:
+        yield None, text, None, NO_EVENTS
+        return
+    for index, member in enumerate(members):
+        yield index, None, member, None if isinstance(member, dict) else MALFORMED
+
+
+def _element(value: Any) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise Malformed("element")
+    return {name: _text(value.get(name)) for name in ELEMENT_FIELDS}
+
+
+def _properties(value: Any) -> list[tuple[str, str | None]] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise Malformed("properties")
+    return [(key, _text(item)) for key, item in value.items()]
+
+
+def _schema_version(value: Any) -> int | None:
+    if value is not None and (type(value) is not int or not -2**31 <= value < 2**31):
+        raise Malformed("schema_version")
+    return value
+
+
+def _is_bot(value: Any) -> bool | None:
+    if value is not None and type(value) is not bool:
+        raise Malformed("is_bot")
+    return value
+
+
+def _too_large(element: dict | None, properties: list | None) -> tuple[bool, bool]:
+    """The size rules the row's nested fields break: a record written past the handler can
+    be as large as Kinesis allows (1 MiB), and without these it would land in bronze."""
+    element_bad = element is not None and any(
+        v is not None and len(v) > MAX_STRING_LENGTH for v in element.values())
+    properties_bad = properties is not None and (
+        len(properties) > MAX_PROPERTIES
+        or any(len(k) > MAX_ID_LENGTH or (v is not None and len(v) > MAX_STRING_LENGTH)
+               for k, v in properties))
+    return element_bad, properties_bad
+
+
+class _Rows:
+    """Column lists of the rows being built, one append per event."""
+
+    def __init__(self) -> None:
+        self.record: list[int] = []
+        self.index: list[int | None] = []
+        self.raw: list[str | None] = []
+        self.early: list[str | None] = []
+        self.events: list[dict] = []
+        self.values: list[Any] = []
+        self.element: list[dict | None] = []
+        self.properties: list[list | None] = []
+        self.schema_version: list[int | None] = []
+        self.is_bot: list[bool | None] = []
+        self.element_bad: list[bool] = []
+        self.properties_bad: list[bool] = []
+
+    def add(self, record: int, index: int | None, raw: str | None, event: Any,
+            reason: str | None) -> None:
+        fields = event if isinstance(event, dict) else {}
+        element = properties = version = bot = None
+        if reason is None:
+            try:
+                element, properties = _element(fields.get("element")), _properties(
+                    fields.get("properties"))
+                version, bot = _schema_version(fields.get("schema_version")), _is_bot(
+                    fields.get("is_bot"))
+            except Malformed:
+                element = properties = version = bot = None
+                reason = MALFORMED
+        sizes = _too_large(element, properties)
+        self.record.append(record)
+        self.index.append(index)
+        self.raw.append(raw)
+        self.early.append(reason)
+        self.events.append(fields if reason is None else {"event_id": fields.get("event_id")})
+        self.values.append(event)
+        self.element.append(element)
+        self.properties.append(properties)
+        self.schema_version.append(version)
+        self.is_bot.append(bot)
+        self.element_bad.append(sizes[0])
+        self.properties_bad.append(sizes[1])
+
+    def strings(self, name: str) -> pa.Array:
+        values = [event.get(name) for event in self.events]
+        try:
+            return pa.array(values, pa.string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return pa.array([_text(value) for value in values], pa.string())
+
+    def timestamps(self, name: str) -> pa.Array:
+        return pa.array([parse_timestamp(event.get(name)) for event in self.events], TIMESTAMP)
+
+
+def _blank_id(values: pa.Array) -> pa.Array:
+    """Required, 1-MAX_ID_LENGTH chars, not only spaces."""
+    return pc.or_kleene(pc.is_null(values), pc.or_(
+        pc.equal(pc.utf8_length(pc.utf8_trim(values, " ")), 0),
+        pc.greater(pc.utf8_length(values), MAX_ID_LENGTH))).fill_null(True)
+
+
+def _longer(values: pa.Array, limit: int) -> pa.Array:
+    return pc.greater(pc.utf8_length(values), limit).fill_null(False)
+
+
+def _broken_rules(columns: dict[str, pa.Array], rows: _Rows) -> list[tuple[pa.Array, str]]:
+    """Each rule as (rows that break it, its message), in the order a reason lists them."""
+    event_id, event_type = columns["event_id"], columns["event_type"]
+    known_type = pc.or_(pc.is_in(event_type, pa.array(STANDARD_EVENT_TYPES)),
+                        pc.match_substring_regex(event_type, f"^{CUSTOM_EVENT_PATTERN.pattern}$"))
+    return [
+        (pc.invert(pc.match_substring_regex(event_id, f"^{UUID_PATTERN.pattern}$")).fill_null(True),
+         "event_id: required UUID"),
+        (pc.invert(known_type).fill_null(True), "event_type: not a v1 event type"),
+        (pc.is_null(columns["event_time"]), "event_time: required ISO-8601 timestamp with zone"),
+        (_blank_id(columns["anonymous_id"]), f"anonymous_id: required, 1-{MAX_ID_LENGTH} chars"),
+        (_blank_id(columns["session_id"]), f"session_id: required, 1-{MAX_ID_LENGTH} chars"),
+        (pc.is_null(columns["received_at"]),
+         "received_at: missing, the record did not pass the ingestion handler"),
+        (pc.not_equal(columns["schema_version"].fill_null(SCHEMA_VERSION), SCHEMA_VERSION),
+         f"schema_version: must be {SCHEMA_VERSION}"),
+        (pa.array(rows.properties_bad, pa.bool_()), PROPERTIES_RULE),
+        (pa.array(rows.element_bad, pa.bool_()), ELEMENT_RULE),
+        (pc.or_(_longer(columns["page_url"], MAX_URL_LENGTH),
+                _longer(columns["referrer"], MAX_URL_LENGTH)),
+         f"page_url, referrer: at most {MAX_URL_LENGTH} chars"),
+        (_longer(columns["user_id"], MAX_ID_LENGTH), f"user_id: at most {MAX_ID_LENGTH} chars"),
+    ]
+
+
+def _quarantined(columns: dict[str, pa.Array], rows: _Rows) -> tuple[pa.Array, pa.Array]:
+    """Per row, why it is quarantined (semicolon-joined broken rules) or null, and the raw
+    text quarantine keeps of it (an aggregate member's own text, made for these rows only)."""
+    rules = _broken_rules(columns, rows)
+    broken = rules[0][0]
+    for mask, _ in rules[1:]:
+        broken = pc.or_(broken, mask)
+    flagged = pc.indices_nonzero(broken).to_pylist()
+    reasons, raw = list(rows.early), list(rows.raw)
+    if flagged:
+        masks = [(mask.to_pylist(), message) for mask, message in rules]
+        for row in flagged:
+            if reasons[row] is None:
+                reasons[row] = "; ".join(message for mask, message in masks if mask[row])
+    for row, reason in enumerate(reasons):
+        if reason is not None and raw[row] is None:
+            raw[row] = _raw(rows.values[row])
+    return pa.array(reasons, pa.string()), pa.array(raw, pa.string())
+
+
+def sink_rows(records: pa.Table | pa.RecordBatch, now: datetime | None = None) -> pa.Table:
+    """Kinesis records (the source's columns, compressed aggregates already inflated) -> one
+    row per event in `SINK_SCHEMA`: bronze's and quarantine's columns, where it goes
+    (`sink_table`) and its dedup key. `now` stamps quarantined rows."""
+    now = now or datetime.now(UTC)
+    rows = _Rows()
+    for record, data in enumerate(records.column("data").to_pylist()):
+        for index, raw, event, reason in _members(data):
+            rows.add(record, index, raw, event, reason)
+    count = len(rows.record)
+    positions = pa.array(rows.record, pa.int64())
+    columns = {name: rows.strings(name) for name in STRING_FIELDS}
+    columns |= {
+        "event_time": rows.timestamps("event_time"),
+        "received_at": rows.timestamps("received_at"),
+        "element": pa.array(rows.element, ELEMENT),
+        "properties": pa.array(rows.properties, PROPERTIES),
+        "schema_version": pa.array(rows.schema_version, pa.int32()),
+        "is_bot": pa.array(rows.is_bot, pa.bool_()),
+        "kinesis_shard_id": records.column("shard_id").take(positions),
+        "kinesis_sequence_number": records.column("sequence_number").take(positions),
+        "kinesis_arrival_time": records.column("approximate_arrival_timestamp").take(
+            positions).cast(TIMESTAMP),
+    }
+    columns["event_date"] = columns["event_time"].cast(pa.date32())
+    reason, raw = _quarantined(columns, rows)
+    bad = pc.is_valid(reason)
+    index = pa.array(rows.index, pa.int32())
+    position = pc.binary_join_element_wise(
+        columns["kinesis_shard_id"], columns["kinesis_sequence_number"],
+        index.cast(pa.string()), "/", null_handling="skip")
+    return pa.table({
+        **{name: columns[name] for name in BRONZE_COLUMNS},
+        "raw_record": raw,
+        "reason": reason,
+        "kinesis_record_index": index,
+        "quarantined_at": pa.array([now] * count, TIMESTAMP),
+        "quarantine_date": pa.array([now.date()] * count, pa.date32()),
+        "sink_table": pc.if_else(bad, "quarantine", "bronze"),
+        "dedup_key": pc.if_else(bad, position, columns["event_id"]),
+    }, schema=SINK_SCHEMA)
 
 
 def table_rows(rows: pa.Table, table: str) -> pa.Table:
     """The rows of `sink_rows` that go to `table` (bronze or quarantine), in its columns, all
-    nullable (Spark declares some non-null; the tables hold them as nullable)."""
+    nullable (the tables hold every column as nullable)."""
     picked = rows.filter(pc.equal(rows.column("sink_table"), table)).select(TABLE_COLUMNS[table])
     return picked.cast(pa.schema([field.with_nullable(True) for field in picked.schema]))

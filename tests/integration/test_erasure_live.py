@@ -8,7 +8,6 @@ Everything is real: kinesalite, the gateway, the Spark job, delta-rs commits.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -47,7 +46,7 @@ def events(visitor: str, count: int, user_id: str | None = None) -> list[dict]:
 def post(settings, per_visitor: dict[str, list[dict]]) -> dict[str, set[str]]:
     """One tracker request per visitor; the acknowledged ids, by visitor."""
     flushes = [Flush(USER_AGENTS[0], batch) for batch in per_visitor.values()]
-    result = asyncio.run(send(f"{settings.gateway_url}/v1/events", iter(flushes), concurrency=4))
+    result = send(f"{settings.gateway_url}/v1/events", iter(flushes), concurrency=4)
     acknowledged = set(result.accepted_ids)
     return {visitor: {e["event_id"] for e in batch} & acknowledged
             for visitor, batch in per_visitor.items()}

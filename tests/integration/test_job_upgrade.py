@@ -16,7 +16,6 @@ from streaming.lake.read import read_columns
 from streaming.local.stack import LocalStack
 from streaming.stream.job import BatchWriter, ensure_tables
 from streaming.stream.source import SOURCE_NAME, KinesisDataSource
-from streaming.stream.transforms import parse_records, sink_rows, with_dedup_key
 from streaming.tools.bench.runs import enriched_records
 from tests.conftest import isolated_settings
 
@@ -32,16 +31,15 @@ def bronze_ids(settings) -> list[str]:
 def run_old_query(spark, settings, expected: int) -> None:
     """The bronze query as the job ran it before: dedup in a Spark state store."""
     spark.dataSource.register(KinesisDataSource)
-    ensure_tables(spark, settings)
+    ensure_tables(settings)
     stream = (spark.readStream.format(SOURCE_NAME).option("streamName", settings.stream_name)
               .option("region", settings.region).option("endpointUrl", settings.kinesis_endpoint_url)
               .load())
-    deduplicated = (with_dedup_key(parse_records(stream))
-                    .withColumn("processed_at", F.current_timestamp())
+    deduplicated = (stream.withColumn("processed_at", F.current_timestamp())
                     .withWatermark("processed_at", settings.dedup_window)
-                    .dropDuplicatesWithinWatermark(["dedup_key"])
-                    .drop("dedup_key", "processed_at"))
-    query = (sink_rows(deduplicated).writeStream.option("checkpointLocation", settings.bronze_checkpoint_uri)
+                    .dropDuplicatesWithinWatermark(["shard_id", "sequence_number"])
+                    .drop("processed_at"))
+    query = (deduplicated.writeStream.option("checkpointLocation", settings.bronze_checkpoint_uri)
              .foreachBatch(BatchWriter(settings)).trigger(processingTime="0 seconds").start())
     try:
         deadline = time.monotonic() + 300

@@ -8,7 +8,6 @@ table the run wrote is scanned (tests/pii_scanner.py, independent of the handler
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from datetime import UTC, datetime
@@ -58,7 +57,7 @@ def bronze(uri: str, wanted: set[str], timeout: float = 180) -> list[dict]:
 def test_no_stored_column_holds_raw_pii_and_a_retried_batch_is_stored_once(stack):
     settings = stack.settings
     url = f"{settings.gateway_url}/v1/events"
-    traffic = asyncio.run(send(url, flushes(1500, 60, bad_share=0.02, seed=11), concurrency=4))
+    traffic = send(url, flushes(1500, 60, bad_share=0.02, seed=11), concurrency=4)
     batch = {"events": [planted(n) for n in range(20)]}
     assert len(scan_rows(batch["events"])) >= 20 * 10, "the scanner sees what was planted"
     headers = {"authorization": basic_authorization(DEV_WRITE_KEY)}

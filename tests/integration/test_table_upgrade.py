@@ -14,10 +14,10 @@ from streaming.lake.delta import quarantine_target
 from streaming.stream.job import ensure_tables
 from tests.conftest import isolated_settings
 
-pytestmark = [pytest.mark.slow, pytest.mark.spark]
+pytestmark = [pytest.mark.slow]
 
 
-def test_an_old_quarantine_table_gets_the_record_index_column_and_keeps_its_rows(spark, tmp_path):
+def test_an_old_quarantine_table_gets_the_record_index_column_and_keeps_its_rows(tmp_path):
     settings = isolated_settings(tmp_path)
     when = datetime(2026, 11, 25, 10, tzinfo=UTC)
     old = pa.table({
@@ -27,7 +27,7 @@ def test_an_old_quarantine_table_gets_the_record_index_column_and_keeps_its_rows
         "quarantined_at": [when], "quarantine_date": [date(2026, 11, 25)]})
     write_deltalake(tables.QUARANTINE.uri(settings), old, partition_by=["quarantine_date"])
 
-    ensure_tables(spark, settings)
+    ensure_tables(settings)
 
     table = DeltaTable(tables.QUARANTINE.uri(settings))
     schema = pa.schema(table.schema().to_arrow())

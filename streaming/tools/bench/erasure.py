@@ -3,7 +3,7 @@
 Bronze is built with N events of shop traffic over `DAYS` days in `COMMITS` appends, as the
 stream job would have written them, then compacted and Z-ordered by `anonymous_id` as the
 nightly maintenance does. Its rows come from the job's own transforms: a template of real
-bronze rows (enriched events through `parse_records` and `sink_rows` in Spark) is repeated
+bronze rows (enriched events through the job's `sink_rows`) is repeated
 with fresh event ids, spread over `visitors` visitors and over the days. One visitor, who
 also logged in (a user_id linked to their anonymous_id), is then forgotten with
 `streaming.lake.erasure.forget`: the report holds each phase's seconds and, from bronze's
@@ -30,8 +30,7 @@ from streaming.lake.erasure import Subject, forget
 from streaming.record_codec import inflate
 from streaming.settings import Settings
 from streaming.stream.job import ensure_tables
-from streaming.stream.spark import build_spark
-from streaming.stream.transforms import parse_records, sink_rows, table_rows
+from streaming.stream.transforms import sink_rows, table_rows
 from streaming.tools.bench.runs import enriched_records
 
 Say = Callable[[str], None]
@@ -43,17 +42,18 @@ SUBJECT = 0
 
 
 def template_rows(settings: Settings) -> pa.Table:
-    """Real bronze rows: the handler's records, as the job's reader hands them to Spark,
-    through the job's transforms."""
-    spark = build_spark(settings, "clickstream-bench-erasure")
-    ensure_tables(spark, settings)
+    """Real bronze rows: the handler's records, as the job's reader hands them over, through
+    the job's transform."""
     records = enriched_records(TEMPLATE_EVENTS, settings)
-    raw = spark.createDataFrame(
-        [(f"shardId-{n % 2:012d}", str(n), key, datetime.now(UTC), inflate(data))
-         for n, (key, data) in enumerate(records)],
-        "shard_id string, sequence_number string, partition_key string, "
-        "approximate_arrival_timestamp timestamp, data binary")
-    return table_rows(sink_rows(parse_records(raw)).toArrow(), "bronze")
+    source = pa.table({
+        "shard_id": [f"shardId-{n % 2:012d}" for n in range(len(records))],
+        "sequence_number": [str(n) for n in range(len(records))],
+        "partition_key": [key for key, _ in records],
+        "approximate_arrival_timestamp": pa.array([datetime.now(UTC)] * len(records),
+                                                  pa.timestamp("us", tz="UTC")),
+        "data": pa.array([inflate(data) for _, data in records], pa.binary()),
+    })
+    return table_rows(sink_rows(source), "bronze")
 
 
 def visitor_id(number: int) -> str:
@@ -89,6 +89,7 @@ def run_erasure(settings: Settings, events: int, say: Say, seed: int = 5) -> dic
     visitors = max(10, events // EVENTS_PER_VISITOR)
     say(f"template: {TEMPLATE_EVENTS:,} real bronze rows through the job's transforms ...")
     template = template_rows(settings)
+    ensure_tables(settings)
     bronze = bronze_target(settings)
     rng = np.random.default_rng(seed)
     first_day = datetime(2026, 11, 1, tzinfo=UTC)

@@ -25,7 +25,6 @@ from streaming.records import AGGREGATE_EVENTS, AGGREGATE_MARKER, AGGREGATE_VERS
 from streaming.settings import Settings
 from streaming.stream.job import BatchWriter, ensure_tables
 from streaming.stream.spark import build_spark
-from streaming.stream.transforms import parse_records, sink_rows
 from streaming.tools.bench.runs import enriched_records
 
 Say = Callable[[str], None]
@@ -58,7 +57,7 @@ def record_stream(spark: SparkSession, settings: Settings, rows: int) -> DataFra
 def batch_seconds(spark: SparkSession, settings: Settings, rows: int, batches: int, sink: str,
                   checkpoint: str) -> list[float]:
     """Trigger durations of `batches` micro-batches into `sink` ("noop" or "bronze")."""
-    stream = sink_rows(parse_records(record_stream(spark, settings, rows)))
+    stream = record_stream(spark, settings, rows)
     writer = stream.writeStream.option("checkpointLocation", checkpoint)
     writer = (writer.format("noop") if sink == "noop"
               else writer.foreachBatch(BatchWriter(settings)))
@@ -79,7 +78,7 @@ def run_batch_floor(settings: Settings, rows: int, batches: int, say: Say) -> di
     three batches of each run are warm-up and left out."""
     spark = build_spark(settings, "clickstream-bench-floor")
     spark.conf.set("spark.sql.streaming.noDataMicroBatches.enabled", "false")
-    ensure_tables(spark, settings)
+    ensure_tables(settings)
     runs: dict[str, list[float]] = {"noop": [], "bronze": []}
     for round_ in range(2):
         for sink in ("noop", "bronze"):

@@ -9,7 +9,6 @@ events a core of ingestion serves (issue 18's target: <= 30 us an event for the 
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -35,12 +34,12 @@ def run_gateway(settings: Settings, events: int, say: Say, concurrency: int = 16
         stack.start_kinesis()
         stack.start_gateway()
         url = f"{settings.gateway_url}/v1/events"
-        asyncio.run(send(url, flushes(WARM_UP_EVENTS, 200, 0.0, 3), concurrency=concurrency))
+        send(url, flushes(WARM_UP_EVENTS, 200, 0.0, 3), concurrency=concurrency)
         pids = {name: stack.processes[name].pid for name in ("gateway", "kinesis")}
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         say(f"posting {events:,} events, {concurrency} requests in flight ...")
-        result = asyncio.run(send(url, flushes(events, max(100, events // 20), 0.0, seed=9),
-                                  concurrency=concurrency))
+        result = send(url, flushes(events, max(100, events // 20), 0.0, seed=9),
+                      concurrency=concurrency)
         seconds = result.finished - result.started
         accepted = len(result.accepted_ids)
         if accepted != events:

@@ -7,18 +7,19 @@ generator waits and counts the event-seconds it fell behind, so the report says 
 """
 
 import argparse
-import asyncio
 import json
 import sys
+import threading
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import orjson
+import urllib3
 
-from streaming.tools.traffic import Flush, SendResult, flushes, post_flush
+from streaming.tools.traffic import Flush, SendResult, connection_pool, flushes, post_flush
 
 
 @dataclass
@@ -35,59 +36,68 @@ class LoadResult:
     timeline: Timeline
     target_rate: float
     behind_seconds: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def absorb(self, posted: SendResult, second: int, latency_ms: float) -> None:
+        """Adds a flush's outcome; posters call this from their threads."""
+        with self.lock:
+            self.result.absorb(posted)
+            self.timeline.accepted[second] += len(posted.accepted_ids)
+            self.timeline.latencies.setdefault(second, []).append(latency_ms)
 
 
-async def _tracked_post(client: httpx.AsyncClient, url: str, flush: Flush, load: LoadResult,
-                        start: float) -> None:
-    sent_at = time.perf_counter()
-    accepted = await post_flush(client, url, flush, load.result)
-    second = int(sent_at - start)
-    load.timeline.accepted[second] += accepted
-    load.timeline.latencies.setdefault(second, []).append((time.perf_counter() - sent_at) * 1000)
-    load.result.sent += len(flush.events)
+def _tracked_post(pool: urllib3.HTTPConnectionPool, url: str, flush: Flush, load: LoadResult,
+                  start: float, due: float) -> None:
+    """Latency counts from when the flush was due, not from when a poster took it: a request
+    that waited for a free connection waited on the server (no coordinated omission)."""
+    posted = post_flush(pool, url, flush)
+    load.absorb(posted, int(due - start), (time.perf_counter() - due) * 1000)
 
 
 def _progress(load: LoadResult, start: float, in_flight: int) -> None:
     elapsed = time.perf_counter() - start
-    lat = sorted(x for xs in load.timeline.latencies.values() for x in xs[-200:])
+    with load.lock:
+        lat = sorted(x for xs in load.timeline.latencies.values() for x in xs[-200:])
+        sent, errors = load.result.sent, {k: v for k, v in load.result.statuses.items() if k != 200}
     p50 = lat[len(lat) // 2] if lat else 0.0
     p99 = lat[int(len(lat) * 0.99)] if lat else 0.0
-    errors = {k: v for k, v in load.result.statuses.items() if k != 200}
-    print(f"[loadgen] {elapsed:6.1f}s sent {load.result.sent:,} "
-          f"({load.result.sent / max(elapsed, 1e-9):,.0f}/s of {load.target_rate:,.0f}) "
+    print(f"[loadgen] {elapsed:6.1f}s sent {sent:,} "
+          f"({sent / max(elapsed, 1e-9):,.0f}/s of {load.target_rate:,.0f}) "
           f"in flight {in_flight} HTTP p50 {p50:.0f}ms p99 {p99:.0f}ms errors {errors or 0}",
           file=sys.stderr, flush=True)
 
 
-async def open_loop(url: str, rate: float, duration: float, visitors: int,
-                    max_in_flight: int = 256, connections: int = 64, seed: int = 11) -> LoadResult:
+def open_loop(url: str, rate: float, duration: float, visitors: int,
+              max_in_flight: int = 256, connections: int = 64, seed: int = 11) -> LoadResult:
+    """Flushes leave when due, on `connections` poster threads; at most `max_in_flight` are
+    due and unanswered, and time spent waiting for that bound is counted as behind."""
     load = LoadResult(SendResult(started=time.time()), Timeline(), rate)
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    tasks: set[asyncio.Task] = set()
+    pool = connection_pool(url, connections)
+    slots = threading.BoundedSemaphore(max_in_flight)
+    in_flight: set[Future[None]] = set()
     scheduled = 0
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+    with ThreadPoolExecutor(connections, thread_name_prefix="post") as posters:
         start = time.perf_counter()
         last_report = start
         for flush in flushes(int(rate * duration) + 1, visitors, 0.0, seed):
             due = start + scheduled / rate
             now = time.perf_counter()
             if due > now:
-                await asyncio.sleep(due - now)
+                time.sleep(due - now)
             if time.perf_counter() - start >= duration:
                 break
-            while len(tasks) >= max_in_flight:
+            if not slots.acquire(blocking=False):
                 waited = time.perf_counter()
-                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                slots.acquire()
                 load.behind_seconds += time.perf_counter() - waited
-            task = asyncio.create_task(_tracked_post(client, url, flush, load, start))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            task = posters.submit(_tracked_post, pool, url, flush, load, start, due)
+            in_flight.add(task)
+            task.add_done_callback(lambda done: (in_flight.discard(done), slots.release()))
             scheduled += len(flush.events)
             if time.perf_counter() - last_report > 5:
-                _progress(load, start, len(tasks))
+                _progress(load, start, len(in_flight))
                 last_report = time.perf_counter()
-        if tasks:
-            await asyncio.gather(*tasks)
+    pool.close()
     load.result.finished = time.time()
     return load
 
@@ -127,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--visitors", type=int, default=5000)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    load = asyncio.run(open_loop(args.url, args.rate, args.duration, args.visitors))
+    load = open_loop(args.url, args.rate, args.duration, args.visitors)
     write_result(load, args.out)
     print(json.dumps({k: v for k, v in json.loads(args.out.read_text()).items()
                       if k != "timeline"}), flush=True)

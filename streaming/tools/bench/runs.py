@@ -11,7 +11,6 @@ limit      the same events parsed, validated, enriched and written to Delta in o
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ from streaming.contract import rfc3339, validate_event
 from streaming.ingest.enrich import enrich, request_fields
 from streaming.kinesis import kinesis_client, list_shard_ids, put_records
 from streaming.lake import tables
-from streaming.lake.read import latencies_per_commit, latest_version, read_columns
+from streaming.lake.read import Arrivals, latencies_per_commit, latest_version, read_columns
 from streaming.local.stack import LocalStack
 from streaming.records import aggregate
 from streaming.settings import Settings
@@ -46,15 +45,6 @@ from streaming.tools.common import wait_until
 from streaming.tools.traffic import flushes, send
 
 Say = Callable[[str], None]
-
-
-def _bronze_ids(settings: Settings, since: datetime) -> list[str]:
-    return read_columns(tables.BRONZE.uri(settings), ["event_id"], since)["event_id"].to_pylist()
-
-
-def _count_found(settings: Settings, since: datetime, acknowledged: set[str]) -> tuple[int, int]:
-    ids = [i for i in _bronze_ids(settings, since) if i in acknowledged]
-    return len(set(ids)), len(ids) - len(set(ids))
 
 
 def run_sustained(settings: Settings, rate: float, duration: float, visitors: int,
@@ -81,9 +71,10 @@ def run_sustained(settings: Settings, rate: float, duration: float, visitors: in
             say(f"load done: {load['sent']:,} sent, {len(acknowledged):,} acknowledged; "
                 "waiting for bronze ...")
             found = [0, 0]
+            arrivals = Arrivals(tables.BRONZE.uri(settings), version, acknowledged)
 
             def complete() -> bool:
-                found[:] = _count_found(settings, since, acknowledged)
+                found[:] = arrivals.poll()
                 return found[0] >= len(acknowledged)
 
             wait_until(complete, timeout=120 + duration, every=2,
@@ -121,13 +112,14 @@ def warm_up(settings: Settings, say: Say, events: int = 2000, rounds: int = 4) -
     burst batch took 2-4 s where a warm one takes ~0.5 s (p50 5.2 s, warm 3.8 s)."""
     say(f"warm-up: {rounds} rounds of {events:,} events through the pipeline ...")
     for round_ in range(rounds):
-        result = asyncio.run(send(f"{settings.gateway_url}/v1/events",
-                                  flushes(events, 100, 0.0, 3 + round_), concurrency=4))
+        version = latest_version(tables.BRONZE.uri(settings))
+        result = send(f"{settings.gateway_url}/v1/events",
+                      flushes(events, 100, 0.0, 3 + round_), concurrency=4)
         wanted = set(result.accepted_ids)
-        since = datetime.fromtimestamp(result.started - 1, UTC)
+        arrivals = Arrivals(tables.BRONZE.uri(settings), version, wanted)
 
-        def arrived(since: datetime = since, wanted: set[str] = wanted) -> bool:
-            return _count_found(settings, since, wanted)[0] >= len(wanted)
+        def arrived(arrivals: Arrivals = arrivals, wanted: set[str] = wanted) -> bool:
+            return arrivals.poll()[0] >= len(wanted)
 
         if not wait_until(arrived, 300, 0.2):
             raise RuntimeError("warm-up events did not reach bronze within 5 minutes")
@@ -192,7 +184,7 @@ def run_catch_up(settings: Settings, events: int, say: Say) -> dict:
             memory.groups["job"] = job.pid
             job.wait()
         wall = time.time() - since
-        in_bronze = len(_bronze_ids(settings, datetime.fromtimestamp(0, UTC)))
+        in_bronze = read_columns(tables.BRONZE.uri(settings), ["event_id"]).num_rows
         stages = job_stage_costs(settings.state_dir / PROGRESS_LOG, since)
         processing = stages.get("stage_ms_total", {}).get("triggerExecution", 0) / 1000
         # The bare loop reads records; in events, it reads what they hold.
