@@ -171,12 +171,12 @@ def build_glue_wheels(build_dir: Path = BUILD_DIR,
     except PackagingError:
         wheels = None
     if wheels is None:
-        log(f"glue wheels: downloading {', '.join(requirements)} and its dependencies "
+        log(f"glue wheels: downloading {', '.join(requirements)} and their dependencies "
             f"for {target} into {shown(wheel_dir)}")
         download_wheels(requirements, wheel_dir)
         wheels = resolve_offline(requirements, wheel_dir)
     else:
-        log(f"glue wheels: {', '.join(requirements)} and its dependencies already downloaded")
+        log(f"glue wheels: {', '.join(requirements)} and their dependencies already downloaded")
     provided = sorted(wheel.name for wheel in wheels
                       if wheel_name(wheel) in GLUE_PROVIDED)
     if provided:
