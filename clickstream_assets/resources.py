@@ -15,13 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import boto3
-from dagster import ConfigurableResource, Failure
+from dagster import AssetExecutionContext, ConfigurableResource, Failure, MaterializeResult
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 from pyspark.sql import SparkSession
 
+from clickstream_assets.model_builds import build_on_glue
 from streaming.kinesis import kinesis_client, list_shard_ids
 from streaming.lake.delta import DeltaTarget, bronze_target
+from streaming.lake.rebuild import build_day
 from streaming.lake.tables import Table
 from streaming.lakesql.catalog import Catalog
 from streaming.lakesql.engine import AthenaEngine, EmbeddedEngine, SqlError, open_engine, publish_catalog
@@ -207,6 +209,24 @@ class SparkResource(ConfigurableResource):
         return self._session
 
 
+class ModelBuildResource(ConfigurableResource):
+    """Builds one day of a silver or gold table on the Spark this deployment has: the run's
+    own (`spark`: local in embedded mode), or in AWS mode with a model-build job configured,
+    a run of that Glue job through Dagster Pipes (clickstream_assets/model_builds.py). The
+    same `build_day` makes the day and the materialization carries the same metadata."""
+
+    config: ClickstreamSettings
+    spark: SparkResource
+
+    def build(self, context: AssetExecutionContext, table: Table) -> MaterializeResult:
+        """The run's partition (a day) of `table`, built and committed; its materialization."""
+        settings = self.config.settings()
+        if settings.builds_on_glue:
+            return build_on_glue(context, settings, table, glue_client(settings))
+        built = build_day(self.spark.session(), settings, table, context.partition_key)
+        return MaterializeResult(metadata=built.metadata())
+
+
 class SqlResource(ConfigurableResource):
     """SQL over the lake in either mode, given the same Trino SQL: the embedded engine (DuckDB
     over the Delta tables) or Athena over the Glue Data Catalog, as `open_engine` picks."""
@@ -244,12 +264,14 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
     """The resources for the mode the environment selects (embedded unless told otherwise)."""
     settings = settings or load_settings()
     config = ClickstreamSettings.from_settings(settings)
+    spark = SparkResource(config=config)
     resources: dict[str, object] = {
         "clickstream": config,
         "kinesis": KinesisResource(config=config),
         "lake": LakeResource(config=config),
         "stream_job": StreamJobResource(config=config),
-        "spark": SparkResource(config=config),
+        "spark": spark,
+        "model_builds": ModelBuildResource(config=config, spark=spark),
         "sql": SqlResource(config=config),
         "reports": ReportsResource(directory=str(reports_dir(settings)),
                                    base_url=reports_url(settings)),

@@ -4,10 +4,12 @@
                        imports, plus its runtime dependencies (orjson and ua-parser, at their
                        pyproject.toml pins) as wheels for the Lambda runtime (CPython 3.13,
                        manylinux, arm64 or x86_64); boto3 comes with the runtime
-  streaming-glue.zip   the Glue job's script (streaming.stream.job) and the modules it imports,
-                       for its --extra-py-files (Glue 6.0 brings pyspark, pyarrow, delta-spark
-                       and boto3)
-  glue-wheels/*.whl    `deltalake` at its pyproject.toml pin and every distribution it needs
+  streaming-glue.zip   the Glue jobs' scripts (streaming.stream.job, the stream job, and
+                       streaming.lake.build_job, the model builds) and the modules they import,
+                       for their --extra-py-files (Glue 6.0 brings pyspark, pyarrow,
+                       delta-spark and boto3)
+  glue-wheels/*.whl    `deltalake` and `dagster-pipes` (the model builds' side of Dagster
+                       Pipes) at their pyproject.toml pins and every distribution they need
                        (arro3-core, deprecated, wrapt, typing-extensions), as wheels for
                        Glue 6.0 (CPython 3.13, manylinux x86_64). The job's VPC reaches no
                        package index, so Terraform uploads them and Glue's pip installs them
@@ -43,6 +45,9 @@ from import_graph import ROOT, closure, import_graph, module_files
 
 LAMBDA_ENTRY = "streaming.ingest.handler"
 GLUE_ENTRY = "streaming.stream.job"
+# The model-build Glue job (silver and gold days, launched by Dagster through Pipes); it
+# shares the stream job's zip and wheels.
+MODEL_BUILD_ENTRY = "streaming.lake.build_job"
 BUILD_DIR = ROOT / "infra" / "terraform" / ".build"
 LAMBDA_PYTHON = "3.13"
 LAMBDA_DEPENDENCIES = ("orjson", "ua-parser")
@@ -52,7 +57,7 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 # CPython 3.13 on x86_64 workers.
 GLUE_PYTHON = "3.13"
 GLUE_MACHINE = "x86_64"
-GLUE_DEPENDENCIES = ("deltalake",)
+GLUE_DEPENDENCIES = ("deltalake", "dagster-pipes")
 GLUE_WHEELS_DIR = "glue-wheels"
 # Glue 6.0's own: a wheel of one of these would replace the version Glue's Spark runs with.
 GLUE_PROVIDED = frozenset({"pyspark", "pyarrow", "py4j", "boto3", "botocore", "s3transfer",
@@ -156,8 +161,8 @@ def download_wheels(requirements: list[str], wheel_dir: Path, python: str = GLUE
 
 def build_glue_wheels(build_dir: Path = BUILD_DIR,
                       log: Callable[[str], object] = print) -> list[Path]:
-    """The wheels the Glue job installs: `deltalake` at the project's pin and what it needs,
-    for Glue 6.0, in <build_dir>/glue-wheels and nothing else there."""
+    """The wheels the Glue jobs install: GLUE_DEPENDENCIES at the project's pins and what they
+    need, for Glue 6.0, in <build_dir>/glue-wheels and nothing else there."""
     wheel_dir = build_dir / GLUE_WHEELS_DIR
     requirements = pinned_requirements(GLUE_DEPENDENCIES)
     target = f"CPython {GLUE_PYTHON} manylinux {GLUE_MACHINE}"
@@ -166,12 +171,12 @@ def build_glue_wheels(build_dir: Path = BUILD_DIR,
     except PackagingError:
         wheels = None
     if wheels is None:
-        log(f"glue wheels: downloading {', '.join(requirements)} and its dependencies "
+        log(f"glue wheels: downloading {', '.join(requirements)} and their dependencies "
             f"for {target} into {shown(wheel_dir)}")
         download_wheels(requirements, wheel_dir)
         wheels = resolve_offline(requirements, wheel_dir)
     else:
-        log(f"glue wheels: {', '.join(requirements)} and its dependencies already downloaded")
+        log(f"glue wheels: {', '.join(requirements)} and their dependencies already downloaded")
     provided = sorted(wheel.name for wheel in wheels
                       if wheel_name(wheel) in GLUE_PROVIDED)
     if provided:
@@ -202,7 +207,9 @@ def build_lambda(arch: str, build_dir: Path = BUILD_DIR) -> Path:
 
 
 def build_glue(build_dir: Path = BUILD_DIR) -> Path:
-    return write_zip(build_dir / "streaming-glue.zip", module_sources(GLUE_ENTRY))
+    """One zip for both Glue jobs: what either script imports."""
+    entries = set(module_sources(GLUE_ENTRY)) | set(module_sources(MODEL_BUILD_ENTRY))
+    return write_zip(build_dir / "streaming-glue.zip", sorted(entries))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -84,6 +84,11 @@ class Settings:
     # (postgresql+psycopg2://...) as a deployment keeps it on RDS; unset, Dagster's SQLite files.
     dagster_postgres_url: str = setting("CLICKSTREAM_DAGSTER_POSTGRES_URL", "")
     glue_job_name: str = setting("CLICKSTREAM_GLUE_JOB_NAME", "")
+    # AWS mode: the Glue job that builds a day of a silver or gold table (streaming/lake/
+    # build_job.py), launched through Dagster Pipes, and the s3:// prefix where Pipes hands it
+    # its context and reads its messages back. Unset, a run builds on its own Spark.
+    model_job_name: str = setting("CLICKSTREAM_MODEL_JOB_NAME", "")
+    pipes_uri: str = setting("CLICKSTREAM_PIPES_URI", "")
     glue_database: str = setting("CLICKSTREAM_GLUE_DATABASE", "")
     athena_workgroup: str = setting("CLICKSTREAM_ATHENA_WORKGROUP", "primary")
     lag_threshold_seconds: float = setting("CLICKSTREAM_LAG_THRESHOLD_SECONDS", 60.0)
@@ -92,6 +97,12 @@ class Settings:
     @property
     def embedded(self) -> bool:
         return self.mode == "embedded"
+
+    @property
+    def builds_on_glue(self) -> bool:
+        """Whether silver and gold days are built by the model-build Glue job (AWS mode, the
+        job configured) rather than on the Dagster run's own Spark."""
+        return not self.embedded and bool(self.model_job_name)
 
     @property
     def kinesis_port(self) -> int:
@@ -136,6 +147,21 @@ def sdk_endpoint(environ: Mapping[str, str], service: str) -> str | None:
         if value := environ.get(variable, "").strip():
             return value
     return None
+
+
+def glue_arguments_to_env(argv: list[str]) -> list[str]:
+    """Glue passes job parameters as `--NAME value` next to its own (`--JOB_ID`, ...): the ones
+    named like a setting's variable (`--CLICKSTREAM_*`, `--AWS_REGION`) become environment
+    variables, the settings' only source, in every Glue job of the project (the stream job,
+    the model builds). The other arguments come back for the job's own parser."""
+    rest, items = [], iter(argv)
+    for arg in items:
+        name, eq, value = arg.removeprefix("--").partition("=")
+        if arg.startswith("--") and name in VARIABLES.values():
+            os.environ[name] = value if eq else next(items, "")
+        else:
+            rest.append(arg)
+    return rest
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -21,6 +21,12 @@ locals {
   name        = "${var.project}-${var.environment}"
   lambda_name = "${local.name}-ingest"
   glue_job    = "${local.name}-stream-job"
+  # Silver and gold days, one Glue run each, launched by Dagster through Pipes; Pipes' context
+  # and messages live under pipes_prefix in the scripts bucket. A day of sessions takes
+  # minutes; a run still going after two hours is stuck, not slow.
+  model_job                   = "${local.name}-model-builds"
+  pipes_prefix                = "pipes"
+  model_build_timeout_minutes = 120
   # The handler's route table (streaming/ingest/handler.py): events.py's EVENTS_PATH and the
   # Segment tracking API's paths (segment.py's PATHS, which tests/unit/test_terraform.py holds
   # this list to); the API routes exactly these to the function, and the events_url output
@@ -53,6 +59,8 @@ locals {
     CLICKSTREAM_CHECKPOINT_URI   = "s3://${module.storage.bucket_names["checkpoints"]}"
     CLICKSTREAM_STREAM_NAME      = module.kinesis.name
     CLICKSTREAM_GLUE_JOB_NAME    = module.glue_job.job_name
+    CLICKSTREAM_MODEL_JOB_NAME   = module.glue_job.models_job_name
+    CLICKSTREAM_PIPES_URI        = "s3://${module.storage.bucket_names["scripts"]}/${local.pipes_prefix}"
     CLICKSTREAM_GLUE_DATABASE    = module.catalog.database_name
     CLICKSTREAM_ATHENA_WORKGROUP = module.athena.workgroup_name
     # forget and export-subject hash ids with it (the secret's ARN, not the salt)
@@ -120,6 +128,7 @@ module "iam" {
   security_group_ids   = [module.lambda.security_group_id, module.glue_job.security_group_id]
   glue_database_name   = module.catalog.database_name
   glue_connection_name = "${local.glue_job}-network"
+  pipes_prefix         = local.pipes_prefix
   # GetSecretValue on this one secret only (streaming/ingest/auth.py reads it once per container).
   write_keys_secret_arn = aws_secretsmanager_secret.write_keys.arn
   # GetSecretValue on the salt of erased people's hashes, for the stream job and the handler.
@@ -237,24 +246,38 @@ module "api" {
 }
 
 module "glue_job" {
-  source             = "./modules/glue_job"
-  name               = local.glue_job
-  connection_name    = "${local.glue_job}-network"
-  role_arn           = module.iam.glue_role_arn
-  script_path        = "${local.repo_root}/streaming/stream/job.py"
-  package_zip_path   = "${local.build_dir}/streaming-glue.zip"
-  wheels_dir         = "${local.build_dir}/glue-wheels"
-  scripts_bucket     = module.storage.bucket_names["scripts"]
-  worker_type        = var.glue_worker_type
-  number_of_workers  = var.glue_number_of_workers
-  maintenance_window = var.glue_maintenance_window
-  subnet_id          = module.network.glue_subnet_id
-  availability_zone  = module.network.glue_availability_zone
-  vpc_id             = module.network.vpc_id
-  vpc_cidr           = module.network.cidr
-  s3_prefix_list_id  = module.network.s3_prefix_list_id
-  data_key_arn       = module.kms.data_key_arn
-  logs_key_arn       = module.kms.observability_key_arn
+  source                     = "./modules/glue_job"
+  name                       = local.glue_job
+  connection_name            = "${local.glue_job}-network"
+  role_arn                   = module.iam.glue_role_arn
+  script_path                = "${local.repo_root}/streaming/stream/job.py"
+  package_zip_path           = "${local.build_dir}/streaming-glue.zip"
+  wheels_dir                 = "${local.build_dir}/glue-wheels"
+  scripts_bucket             = module.storage.bucket_names["scripts"]
+  worker_type                = var.glue_worker_type
+  number_of_workers          = var.glue_number_of_workers
+  maintenance_window         = var.glue_maintenance_window
+  subnet_id                  = module.network.glue_subnet_id
+  availability_zone          = module.network.glue_availability_zone
+  vpc_id                     = module.network.vpc_id
+  vpc_cidr                   = module.network.cidr
+  s3_prefix_list_id          = module.network.s3_prefix_list_id
+  data_key_arn               = module.kms.data_key_arn
+  logs_key_arn               = module.kms.observability_key_arn
+  models_name                = local.model_job
+  models_role_arn            = module.iam.glue_models_role_arn
+  models_script_path         = "${local.repo_root}/streaming/lake/build_job.py"
+  models_worker_type         = var.model_build_worker_type
+  models_number_of_workers   = var.model_build_workers
+  models_max_concurrent_runs = var.model_build_max_concurrent_runs
+  models_timeout_minutes     = local.model_build_timeout_minutes
+  # The lake it reads and writes; the table and the day come with each run.
+  models_settings = {
+    AWS_REGION           = var.aws_region
+    CLICKSTREAM_MODE     = "aws"
+    CLICKSTREAM_HOME     = "/tmp/clickstream"
+    CLICKSTREAM_LAKE_URI = "s3://${module.storage.bucket_names["lake"]}"
+  }
   # The job reads these like environment variables (streaming/settings.py). AWS_REGION: the
   # job's region is the stack's, whatever Glue's environment holds (AWS mode has no default
   # region). No salt: the job never hashes addresses. No CLICKSTREAM_KINESIS_ENDPOINT: unset
@@ -315,6 +338,8 @@ module "dagster" {
   settings              = local.dagster_settings
   stream_arn            = module.kinesis.arn
   glue_job_name         = module.glue_job.job_name
+  model_job_name        = module.glue_job.models_job_name
+  pipes_prefix          = local.pipes_prefix
   glue_database_name    = module.catalog.database_name
   athena_workgroup_name = module.athena.workgroup_name
   bucket_arns           = module.storage.bucket_arns

@@ -38,6 +38,11 @@ output "glue_job_name" {
   value       = module.glue_job.job_name
 }
 
+output "model_job_name" {
+  description = "Name of the model-build Glue job (silver and gold days, run by Dagster through Pipes: CLICKSTREAM_MODEL_JOB_NAME)."
+  value       = module.glue_job.models_job_name
+}
+
 output "access_log_bucket" {
   description = "Bucket of the data buckets' S3 server access logs."
   value       = module.storage.access_log_bucket_name

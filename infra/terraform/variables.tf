@@ -145,6 +145,33 @@ variable "glue_number_of_workers" {
   }
 }
 
+variable "model_build_worker_type" {
+  description = "Glue worker type of the model-build job (silver and gold days): G.1X, G.2X, G.4X or G.8X."
+  type        = string
+  validation {
+    condition     = contains(["G.1X", "G.2X", "G.4X", "G.8X"], var.model_build_worker_type)
+    error_message = "model_build_worker_type must be one of G.1X, G.2X, G.4X, G.8X."
+  }
+}
+
+variable "model_build_workers" {
+  description = "Workers of a model-build run, the driver included (at least 2)."
+  type        = number
+  validation {
+    condition     = var.model_build_workers >= 2
+    error_message = "model_build_workers must be at least 2."
+  }
+}
+
+variable "model_build_max_concurrent_runs" {
+  description = "Model-build Glue runs at once: the days of a backfill that build side by side (at least 1)."
+  type        = number
+  validation {
+    condition     = var.model_build_max_concurrent_runs >= 1
+    error_message = "model_build_max_concurrent_runs must be at least 1."
+  }
+}
+
 variable "dedup_window" {
   description = "How long the job remembers event_ids to drop duplicates (CLICKSTREAM_DEDUP_WINDOW), e.g. \"10 minutes\"."
   type        = string

@@ -33,7 +33,7 @@ from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 from streaming.erased import subject_salt
 from streaming.lake.delta import bronze_target, quarantine_target
 from streaming.lake.suppression import listed_rows, suppressed, suppression_target
-from streaming.settings import VARIABLES, Settings, load_settings
+from streaming.settings import Settings, glue_arguments_to_env, load_settings
 from streaming.stream.dedup import RecentKeys, rebuild, window_seconds
 from streaming.stream.source import ARROW_SCHEMA as SOURCE_SCHEMA
 from streaming.stream.source import SOURCE_NAME, KinesisDataSource
@@ -253,20 +253,6 @@ def _run_query(settings: Settings, trigger: str, spark: SparkSession | None) -> 
         log.error("query failed: %s", exception)
         return 1
     return 0
-
-
-def glue_arguments_to_env(argv: list[str]) -> list[str]:
-    """Glue passes job parameters as `--NAME value` next to its own (`--JOB_ID`, ...): the ones
-    named like a setting's variable (`--CLICKSTREAM_*`, `--AWS_REGION`) become environment
-    variables, the settings' only source."""
-    rest, items = [], iter(argv)
-    for arg in items:
-        name, eq, value = arg.removeprefix("--").partition("=")
-        if arg.startswith("--") and name in VARIABLES.values():
-            os.environ[name] = value if eq else next(items, "")
-        else:
-            rest.append(arg)
-    return rest
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,7 +52,7 @@ def test_aws_mode_has_no_default_region():
 def test_glue_arguments_become_the_jobs_settings_region_included(monkeypatch):
     """Terraform passes the job's settings as Glue arguments (`--CLICKSTREAM_*`, and the
     stack's region as `--AWS_REGION`); Glue's own arguments are left to the job's parser."""
-    from streaming.stream.job import glue_arguments_to_env
+    from streaming.settings import glue_arguments_to_env
 
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "CLICKSTREAM_MODE", "CLICKSTREAM_LAKE_URI"):
         monkeypatch.setenv(name, "")  # recorded, so what the job sets below is undone afterwards

@@ -612,7 +612,7 @@ def test_outputs_feed_the_website_template_and_operators() -> None:
 
 def test_glue_job_runs_the_job_script_on_glue_6_with_delta() -> None:
     glue = child("glue_job")
-    job = glue.one("aws_glue_job")
+    job = glue.resource("aws_glue_job")["this"]
     assert glue.locals["glue_version"] == "6.0"
     assert ref(job["glue_version"]) == "local.glue_version"
     assert job["command"][0]["name"] == "gluestreaming"
@@ -668,7 +668,7 @@ def test_glue_job_pip_installs_deltalake_from_the_uploaded_wheels_without_an_ind
     assert "wheel" not in arguments["--extra-py-files"]
     # A plan without the wheels (package_artifacts.py not run) stops instead of deploying a job
     # that cannot import deltalake.
-    (precondition,) = glue.one("aws_glue_job")["lifecycle"][0]["precondition"]
+    (precondition,) = glue.resource("aws_glue_job")["this"]["lifecycle"][0]["precondition"]
     assert ref(precondition["condition"]) == (
         'length([for name in local.wheels : name if startswith(name, "deltalake-")]) == 1')
     assert "package_artifacts.py" in precondition["error_message"]
@@ -700,6 +700,44 @@ def test_glue_job_settings_are_ones_the_job_reads() -> None:
     # the job never hashes addresses, so it gets no salt.
     assert "CLICKSTREAM_KINESIS_ENDPOINT" not in settings
     assert "CLICKSTREAM_IP_HASH_SALT" not in settings
+
+
+def test_model_build_job_runs_the_build_script_and_dagster_reaches_it_through_pipes() -> None:
+    """Silver and gold days run as Glue runs of streaming/lake/build_job.py (the zip and
+    wheels the stream job has, dagster-pipes among the wheels), launched by Dagster's runs with
+    CLICKSTREAM_MODEL_JOB_NAME and CLICKSTREAM_PIPES_URI, on a role of its own that reaches
+    the lake and the Pipes prefix, not the stream or the checkpoints."""
+    glue = child("glue_job")
+    job = glue.resource("aws_glue_job")["models"]
+    assert job["command"][0]["name"] == "glueetl"
+    assert ref(job["glue_version"]) == "local.glue_version"
+    assert glue.resource("aws_s3_object")["build_script"]["key"] == "glue/build_job.py"
+    call = root().calls["glue_job"]
+    script_module = package_artifacts.MODEL_BUILD_ENTRY.replace(".", "/") + ".py"
+    assert call["models_script_path"] == f"${{local.repo_root}}/{script_module}"
+    assert (TERRAFORM / "../.." / script_module).resolve() == ROOT / script_module
+    assert ref(call["models_role_arn"]) == "module.iam.glue_models_role_arn"
+    assert set(call["models_settings"]) <= settings_variables()
+    assert "dagster-pipes" in package_artifacts.GLUE_DEPENDENCIES
+    (precondition,) = job["lifecycle"][0]["precondition"]
+    assert 'startswith(name, "dagster_pipes-")' in precondition["condition"]
+
+    settings = root().locals["dagster_settings"]
+    assert {"CLICKSTREAM_MODEL_JOB_NAME", "CLICKSTREAM_PIPES_URI"} <= set(settings) <= (
+        settings_variables())
+    assert ref(settings["CLICKSTREAM_MODEL_JOB_NAME"]) == "module.glue_job.models_job_name"
+    assert settings["CLICKSTREAM_PIPES_URI"] == (
+        '${"s3://${module.storage.bucket_names["scripts"]}/${local.pipes_prefix}"}'
+        if settings["CLICKSTREAM_PIPES_URI"].startswith('${"') else
+        's3://${module.storage.bucket_names["scripts"]}/${local.pipes_prefix}')
+
+    iam = child("iam")
+    statements = iam.data["aws_iam_policy_document"]["glue_models"]["statement"]
+    actions = {action for statement in statements for action in statement["actions"]}
+    assert not {action for action in actions if action.startswith(("kinesis:", "secretsmanager:"))}
+    resources = {resource for statement in statements for resource in statement["resources"]}
+    assert not [resource for resource in resources if "checkpoints" in resource]
+    assert '${var.bucket_arns["scripts"]}/${var.pipes_prefix}/messages/*' in resources
 
 
 def test_catalog_registers_the_bronze_delta_tables() -> None:
@@ -808,9 +846,13 @@ def test_lambda_package_holds_handler_and_binary_wheels_for_the_runtime(tmp_path
     assert not any(n.startswith(("boto3/", "botocore/")) for n in names)
 
 
-def test_glue_wheels_are_the_projects_deltalake_pin() -> None:
-    (requirement,) = package_artifacts.pinned_requirements(package_artifacts.GLUE_DEPENDENCIES)
-    assert re.fullmatch(r"deltalake==[0-9.]+", requirement)
+def test_glue_wheels_are_the_projects_deltalake_and_dagster_pipes_pins() -> None:
+    """deltalake for the commit path; dagster-pipes for the model builds' side of Pipes, at
+    the version of the Dagster that reads its messages."""
+    deltalake, pipes = package_artifacts.pinned_requirements(package_artifacts.GLUE_DEPENDENCIES)
+    assert re.fullmatch(r"deltalake==[0-9.]+", deltalake)
+    (dagster,) = package_artifacts.pinned_requirements(["dagster"])
+    assert pipes == dagster.replace("dagster==", "dagster-pipes==")
     assert not set(package_artifacts.GLUE_DEPENDENCIES) & package_artifacts.GLUE_PROVIDED
 
 
@@ -837,10 +879,11 @@ def _pip_dry_run(*arguments: str) -> set[str]:
 @pytest.mark.slow
 def test_glue_wheels_install_deltalake_for_glue_6_offline(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Downloads deltalake at the project's pin and its dependencies from PyPI for Glue 6.0,
-    then proves the set complete the way Glue's pip meets it: the files alone, no index."""
-    (pin,) = package_artifacts.pinned_requirements(package_artifacts.GLUE_DEPENDENCIES)
-    version = pin.split("==")[1]
+    """Downloads deltalake and dagster-pipes at the project's pins and their dependencies from
+    PyPI for Glue 6.0, then proves the set complete the way Glue's pip meets it: the files
+    alone, no index."""
+    pins = package_artifacts.pinned_requirements(package_artifacts.GLUE_DEPENDENCIES)
+    version = pins[0].split("==")[1]
     messages: list[str] = []
     wheels = package_artifacts.build_glue_wheels(tmp_path, log=messages.append)
     wheel_dir = tmp_path / package_artifacts.GLUE_WHEELS_DIR
@@ -852,13 +895,13 @@ def test_glue_wheels_install_deltalake_for_glue_6_offline(
     assert re.fullmatch(rf"deltalake-{re.escape(version)}-cp3\d+-abi3-"
                         r"manylinux[\w.]*_x86_64\.whl", deltalake[0])
     distributions = {package_artifacts.wheel_name(wheel) for wheel in wheels}
-    assert {"deltalake", "arro3-core", "deprecated", "wrapt"} <= distributions
+    assert {"deltalake", "arro3-core", "deprecated", "wrapt", "dagster-pipes"} <= distributions
     assert not distributions & package_artifacts.GLUE_PROVIDED  # no pyspark, pyarrow, boto3
     assert all(re.search(r"-(py3-none-any|cp3\d+-(abi3|cp313)-manylinux[\w.]*_x86_64)\.whl$",
                          name) for name in names), names
     # As Glue runs it: the listed files, --no-index; and by name from the folder.
     assert _pip_dry_run(*map(str, wheels)) == names
-    assert _pip_dry_run("--find-links", str(wheel_dir), pin) == names
+    assert _pip_dry_run("--find-links", str(wheel_dir), *pins) == names
 
     # A second build reuses them without the network; a wheel no longer needed goes.
     def no_download(*_: object) -> None:
@@ -870,7 +913,8 @@ def test_glue_wheels_install_deltalake_for_glue_6_offline(
     messages.clear()
     assert package_artifacts.build_glue_wheels(tmp_path, log=messages.append) == wheels
     assert not stale.exists()
-    assert messages == ["glue wheels: deltalake==1.6.6 and its dependencies already downloaded"
+    assert messages == ["glue wheels: deltalake==1.6.6, dagster-pipes==1.13.27 and their dependencies "
+                        "already downloaded"
                         .replace("1.6.6", version),
                         f"glue wheels: removing {stale.name} (no longer needed)"]
 
@@ -967,7 +1011,7 @@ def test_glue_job_has_a_timeout_and_a_maintenance_window() -> None:
     """Without a timeout a Glue 5.0+ job stops after 480 minutes; streaming jobs are restarted
     by Glue only inside a maintenance window (and by the control plane's stream_job_sensor)."""
     glue = child("glue_job")
-    job = glue.one("aws_glue_job")
+    job = glue.resource("aws_glue_job")["this"]
     assert ref(job["timeout"]) == "local.timeout_minutes"
     assert glue.locals["timeout_minutes"] == 10080  # the most Glue allows a streaming job
     assert ref(job["maintenance_window"]) == "var.maintenance_window"
@@ -984,7 +1028,7 @@ def test_the_lambda_and_the_glue_job_get_their_roles_once_the_policies_exist() -
     assert ref(root().calls["lambda"]["role_arn"]) == "module.iam.lambda_role_arn"
     assert ref(root().calls["glue_job"]["role_arn"]) == "module.iam.glue_role_arn"
     assert ref(child("lambda").one("aws_lambda_function")["role"]) == "var.role_arn"
-    assert ref(child("glue_job").one("aws_glue_job")["role_arn"]) == "var.role_arn"
+    assert ref(child("glue_job").resource("aws_glue_job")["this"]["role_arn"]) == "var.role_arn"
 
 
 def test_lambda_may_manage_its_network_interfaces_on_every_resource() -> None:

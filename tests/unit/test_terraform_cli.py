@@ -65,7 +65,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build = copy / ".build"
     (build / "glue-wheels").mkdir(parents=True)
     for stand_in in ("lambda-arm64.zip", "lambda-x86_64.zip", "streaming-glue.zip",
-                     "glue-wheels/deltalake-0.0.0-py3-none-any.whl"):
+                     "glue-wheels/deltalake-0.0.0-py3-none-any.whl",
+                     "glue-wheels/dagster_pipes-0.0.0-py3-none-any.whl"):
         (build / stand_in).write_bytes(b"")
     done = terraform(copy, "init", "-backend=false", "-input=false", "-lockfile=readonly")
     assert done.returncode == 0, done.stdout + done.stderr

@@ -9,10 +9,13 @@ day, each its own driver, and delta-spark's S3 log store is safe for one writing
 delta-rs commits are conditional puts, so the runs of a backfill may commit to one table side
 by side, on local disk and on S3. (Dagster's concurrency pools were the first answer, and
 were not one: two runs starting together could both claim a pool's only slot.)
+
+Where Spark runs is the `model_builds` resource's business (ModelBuildResource):
+the run's own Spark in embedded mode, the model-build Glue job through Dagster Pipes in AWS
+mode. The assets are the same definitions in both modes.
 """
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
-from pyspark.sql import DataFrame, SparkSession
 
 from clickstream_assets.constants import BRONZE, GOLD, IDENTITIES, OWNER, SESSIONS, SILVER
 from clickstream_assets.lineage import (
@@ -26,28 +29,8 @@ from clickstream_assets.lineage import (
     SESSIONS_SCHEMA,
 )
 from clickstream_assets.partitions import daily
-from clickstream_assets.resources import LakeResource, SparkResource
-from streaming.lake import rebuild, tables
-from streaming.lake.modeling import funnel, identity_links, page_kpis, sessionize
-from streaming.lake.read import latest_version
-from streaming.lake.tables import Table
-
-
-def spark_day(spark: SparkSession, lake: LakeResource, table: Table, day: str) -> DataFrame:
-    """One day's partition of `table`, in Spark."""
-    return rebuild.spark_day(spark, lake.uri(table), table, day)
-
-
-def replace_day(frame: DataFrame, lake: LakeResource, table: Table, day: str) -> int:
-    """Overwrites one day's partition; the row count comes back as metadata."""
-    return rebuild.replace_day(frame, lake.config.settings(), table, day)
-
-
-def _result(lake: LakeResource, table: Table, rows: int) -> MaterializeResult:
-    uri = lake.uri(table)
-    return MaterializeResult(metadata={
-        "dagster/row_count": rows, "path": uri, "delta_version": latest_version(uri),
-        "bronze_version": latest_version(lake.uri(tables.BRONZE))})
+from clickstream_assets.resources import ModelBuildResource
+from streaming.lake import tables
 
 
 @asset(
@@ -61,14 +44,9 @@ def _result(lake: LakeResource, table: Table, rows: int) -> MaterializeResult:
               "dagster/column_lineage": SESSIONS_LINEAGE,
               "dagster/table_name": tables.SESSIONS.qualified_name},
 )
-def silver_sessions(context: AssetExecutionContext, lake: LakeResource,
-                    spark: SparkResource) -> MaterializeResult:
-    day = context.partition_key
-    session = spark.session()
-    events = spark_day(session, lake, tables.BRONZE, day)
-    links = rebuild.spark_table(session, lake.uri(tables.IDENTITIES))
-    rows = replace_day(sessionize(events, links), lake, tables.SESSIONS, day)
-    return _result(lake, tables.SESSIONS, rows)
+def silver_sessions(context: AssetExecutionContext,
+                    model_builds: ModelBuildResource) -> MaterializeResult:
+    return model_builds.build(context, tables.SESSIONS)
 
 
 @asset(
@@ -81,12 +59,9 @@ def silver_sessions(context: AssetExecutionContext, lake: LakeResource,
               "dagster/column_lineage": IDENTITIES_LINEAGE,
               "dagster/table_name": tables.IDENTITIES.qualified_name},
 )
-def silver_identities(context: AssetExecutionContext, lake: LakeResource,
-                      spark: SparkResource) -> MaterializeResult:
-    day = context.partition_key
-    events = spark_day(spark.session(), lake, tables.BRONZE, day)
-    rows = replace_day(identity_links(events), lake, tables.IDENTITIES, day)
-    return _result(lake, tables.IDENTITIES, rows)
+def silver_identities(context: AssetExecutionContext,
+                      model_builds: ModelBuildResource) -> MaterializeResult:
+    return model_builds.build(context, tables.IDENTITIES)
 
 
 @asset(
@@ -98,14 +73,9 @@ def silver_identities(context: AssetExecutionContext, lake: LakeResource,
               "dagster/column_lineage": PAGE_KPIS_LINEAGE,
               "dagster/table_name": tables.PAGE_KPIS.qualified_name},
 )
-def gold_page_kpis(context: AssetExecutionContext, lake: LakeResource,
-                   spark: SparkResource) -> MaterializeResult:
-    day = context.partition_key
-    session = spark.session()
-    events = spark_day(session, lake, tables.BRONZE, day)
-    sessions = spark_day(session, lake, tables.SESSIONS, day)
-    rows = replace_day(page_kpis(events, sessions), lake, tables.PAGE_KPIS, day)
-    return _result(lake, tables.PAGE_KPIS, rows)
+def gold_page_kpis(context: AssetExecutionContext,
+                   model_builds: ModelBuildResource) -> MaterializeResult:
+    return model_builds.build(context, tables.PAGE_KPIS)
 
 
 @asset(
@@ -117,10 +87,6 @@ def gold_page_kpis(context: AssetExecutionContext, lake: LakeResource,
     metadata={"dagster/column_schema": FUNNEL_SCHEMA, "dagster/column_lineage": FUNNEL_LINEAGE,
               "dagster/table_name": tables.FUNNEL.qualified_name},
 )
-def gold_funnel(context: AssetExecutionContext, lake: LakeResource,
-                spark: SparkResource) -> MaterializeResult:
-    day = context.partition_key
-    sessions = spark_day(spark.session(), lake, tables.SESSIONS, day)
-    rows = replace_day(funnel(sessions), lake, tables.FUNNEL, day)
-    return _result(lake, tables.FUNNEL, rows)
-
+def gold_funnel(context: AssetExecutionContext,
+                model_builds: ModelBuildResource) -> MaterializeResult:
+    return model_builds.build(context, tables.FUNNEL)

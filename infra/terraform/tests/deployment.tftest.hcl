@@ -92,6 +92,7 @@ run "lambda_may_manage_its_vpc_interfaces_as_aws_asks" {
     security_group_ids           = ["sg-0123456789abcdef0", "sg-0123456789abcdef1"]
     glue_database_name           = "clickstream_test"
     glue_connection_name         = "clickstream-test-stream-job-network"
+    pipes_prefix                 = "pipes"
     write_keys_secret_arn        = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:clickstream-test/write-keys-AbCdEf"
     subject_hash_salt_secret_arn = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:clickstream-test/subject-hash-salt-AbCdEf"
   }
@@ -144,6 +145,18 @@ run "glue_job_runs_in_the_stacks_region_with_a_timeout_and_a_maintenance_window"
       AWS_REGION       = "eu-central-1"
       CLICKSTREAM_MODE = "aws"
     }
+    models_name                = "clickstream-test-model-builds"
+    models_role_arn            = "arn:aws:iam::123456789012:role/clickstream-test-glue-model-builds"
+    models_script_path         = "../../streaming/lake/build_job.py"
+    models_worker_type         = "G.1X"
+    models_number_of_workers   = 2
+    models_max_concurrent_runs = 4
+    models_timeout_minutes     = 120
+    models_settings = {
+      AWS_REGION           = "eu-central-1"
+      CLICKSTREAM_MODE     = "aws"
+      CLICKSTREAM_LAKE_URI = "s3://clickstream-test-lake"
+    }
   }
 
   assert {
@@ -169,6 +182,33 @@ run "glue_job_runs_in_the_stacks_region_with_a_timeout_and_a_maintenance_window"
   assert {
     condition     = aws_glue_job.this.worker_type == "G.1X"
     error_message = "The worker type is the one given."
+  }
+
+  # The model-build job: a Glue 6.0 batch job running streaming/lake/build_job.py with the
+  # stream job's package and wheels, its own role, several runs at once, a bounded run time.
+  assert {
+    condition     = aws_glue_job.models.glue_version == "6.0" && aws_glue_job.models.command[0].name == "glueetl"
+    error_message = "The model builds are a Glue 6.0 batch (glueetl) job."
+  }
+  assert {
+    condition     = aws_glue_job.models.command[0].script_location == "s3://clickstream-test-scripts/glue/build_job.py"
+    error_message = "The model-build job runs the build script."
+  }
+  assert {
+    condition     = aws_glue_job.models.role_arn == "arn:aws:iam::123456789012:role/clickstream-test-glue-model-builds"
+    error_message = "The model-build job has its own role."
+  }
+  assert {
+    condition     = aws_glue_job.models.default_arguments["--extra-py-files"] == aws_glue_job.this.default_arguments["--extra-py-files"] && aws_glue_job.models.default_arguments["--additional-python-modules"] == aws_glue_job.this.default_arguments["--additional-python-modules"]
+    error_message = "Both jobs run the same package and wheels."
+  }
+  assert {
+    condition     = aws_glue_job.models.default_arguments["--CLICKSTREAM_LAKE_URI"] == "s3://clickstream-test-lake" && aws_glue_job.models.timeout == 120
+    error_message = "The model-build job gets its settings as arguments and a timeout."
+  }
+  assert {
+    condition     = aws_glue_job.models.execution_property[0].max_concurrent_runs == 4
+    error_message = "A backfill's days may build side by side."
   }
 }
 
@@ -213,6 +253,8 @@ run "dagster_control_plane" {
     settings                     = { AWS_REGION = "eu-central-1", CLICKSTREAM_MODE = "aws" }
     stream_arn                   = "arn:aws:kinesis:eu-central-1:123456789012:stream/clickstream-test-events"
     glue_job_name                = "clickstream-test-stream-job"
+    model_job_name               = "clickstream-test-model-builds"
+    pipes_prefix                 = "pipes"
     glue_database_name           = "clickstream_test"
     athena_workgroup_name        = "clickstream-test"
     bucket_arns                  = { lake = "arn:aws:s3:::lake", checkpoints = "arn:aws:s3:::checkpoints", scripts = "arn:aws:s3:::scripts", athena = "arn:aws:s3:::athena" }
@@ -363,7 +405,7 @@ run "dagster_control_plane" {
   }
   assert {
     condition = toset(flatten([for statement in data.aws_iam_policy_document.run.statement : tolist(statement.actions)])) == toset([
-      "glue:GetJobRuns", "glue:GetJobRun", "glue:StartJobRun",
+      "glue:GetJobRuns", "glue:GetJobRun", "glue:StartJobRun", "glue:BatchStopJobRun",
       "kinesis:DescribeStreamSummary", "kinesis:ListShards", "kinesis:GetShardIterator", "kinesis:GetRecords",
       "glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartitions", "glue:CreateTable", "glue:UpdateTable",
       "athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution", "athena:GetWorkGroup",
@@ -383,12 +425,28 @@ run "dagster_control_plane" {
     error_message = "The run task reads one secret: the erasure salt."
   }
   assert {
-    condition = length([
-      for statement in data.aws_iam_policy_document.run.statement : statement
-      if contains(statement.actions, "glue:StartJobRun")
-      && statement.resources == toset(["arn:aws:glue:eu-central-1:123456789012:job/clickstream-test-stream-job"])
-    ]) == 1
-    error_message = "Runs may start the stack's Glue job only."
+    condition = toset(flatten([
+      for statement in data.aws_iam_policy_document.run.statement : tolist(statement.resources)
+      if contains(statement.actions, "glue:StartJobRun") || contains(statement.actions, "glue:BatchStopJobRun")
+      ])) == toset([
+      "arn:aws:glue:eu-central-1:123456789012:job/clickstream-test-stream-job",
+      "arn:aws:glue:eu-central-1:123456789012:job/clickstream-test-model-builds",
+    ])
+    error_message = "Runs may start the stack's Glue jobs only: the stream job (catch-ups) and the model builds."
+  }
+  assert {
+    condition = toset(flatten([
+      for statement in data.aws_iam_policy_document.run.statement : tolist(statement.resources)
+      if contains(statement.actions, "glue:BatchStopJobRun")
+    ])) == toset(["arn:aws:glue:eu-central-1:123456789012:job/clickstream-test-model-builds"])
+    error_message = "Runs may stop model-build runs only (Pipes forwards a run's termination)."
+  }
+  assert {
+    condition = toset(flatten([
+      for statement in data.aws_iam_policy_document.run.statement : tolist(statement.resources)
+      if strcontains(join(",", tolist(statement.resources)), "scripts/pipes")
+    ])) == toset(["arn:aws:s3:::scripts/pipes/context/*", "arn:aws:s3:::scripts/pipes/messages/*"])
+    error_message = "Pipes' objects are reachable under the Pipes prefix only."
   }
   assert {
     condition     = !contains(flatten([for statement in data.aws_iam_policy_document.webserver.statement : tolist(statement.actions)]), "ecs:RunTask")

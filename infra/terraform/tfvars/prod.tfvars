@@ -25,6 +25,10 @@ glue_number_of_workers  = 3
 glue_maintenance_window = "Sun:3"
 dedup_window            = "10 minutes"
 
+model_build_worker_type         = "G.1X"
+model_build_workers             = 4
+model_build_max_concurrent_runs = 8
+
 lake_ia_transition_days            = 60
 lake_glacier_ir_transition_days    = 180
 noncurrent_version_expiration_days = 30

@@ -24,6 +24,10 @@ glue_number_of_workers  = 2
 glue_maintenance_window = "Sun:3"
 dedup_window            = "10 minutes"
 
+model_build_worker_type         = "G.1X"
+model_build_workers             = 2
+model_build_max_concurrent_runs = 4
+
 lake_ia_transition_days            = 30
 lake_glacier_ir_transition_days    = 90
 noncurrent_version_expiration_days = 14

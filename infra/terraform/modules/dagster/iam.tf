@@ -8,6 +8,8 @@ locals {
   run_task_definition = "arn:${local.partition}:ecs:${local.arn_tail}:task-definition/${local.run_family}:*"
   compute_logs        = "${var.bucket_arns["scripts"]}/${local.compute_logs_prefix}/*"
   glue_job            = "arn:${local.partition}:glue:${local.arn_tail}:job/${var.glue_job_name}"
+  model_job           = "arn:${local.partition}:glue:${local.arn_tail}:job/${var.model_job_name}"
+  pipes               = "${var.bucket_arns["scripts"]}/${var.pipes_prefix}"
   catalog = [
     "arn:${local.partition}:glue:${local.arn_tail}:catalog",
     "arn:${local.partition}:glue:${local.arn_tail}:database/${var.glue_database_name}",
@@ -282,6 +284,26 @@ data "aws_iam_policy_document" "run" {
     sid       = "ReadTheStream"
     actions   = local.kinesis_read
     resources = [var.stream_arn]
+  }
+
+  # Silver and gold days run as model-build Glue runs through Dagster Pipes
+  # (clickstream_assets/model_builds.py): start, watch, stop on a run's termination.
+  statement {
+    sid       = "ModelBuildRuns"
+    actions   = ["glue:StartJobRun", "glue:GetJobRun", "glue:BatchStopJobRun"]
+    resources = [local.model_job]
+  }
+
+  statement {
+    sid       = "HandPipesContextToModelBuilds"
+    actions   = ["s3:PutObject", "s3:DeleteObject"]
+    resources = ["${local.pipes}/context/*"]
+  }
+
+  statement {
+    sid       = "ReadPipesMessagesOfModelBuilds"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.pipes}/messages/*"]
   }
 
   statement {

@@ -78,6 +78,16 @@ variable "glue_job_name" {
   type        = string
 }
 
+variable "model_job_name" {
+  description = "Name of the model-build Glue job the silver and gold assets run through Dagster Pipes."
+  type        = string
+}
+
+variable "pipes_prefix" {
+  description = "Key prefix in the scripts bucket of Dagster Pipes' context (<prefix>/context/) and messages (<prefix>/messages/)."
+  type        = string
+}
+
 variable "glue_database_name" {
   description = "Glue Data Catalog database the catalog assets register tables and views in."
   type        = string

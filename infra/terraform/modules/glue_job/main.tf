@@ -1,6 +1,9 @@
 # The stream job as an AWS Glue 6.0 streaming job (Spark 4.1.1, Delta 4.2.0, Python 3.13): the
 # versions the project pins locally (pyproject.toml), so streaming/stream/job.py runs on the same
-# Spark and Delta it is tested with.
+# Spark and Delta it is tested with. Beside it, the model-build job (streaming/lake/build_job.py):
+# a Glue 6.0 batch job that builds one day of a silver or gold table per run, launched by
+# Dagster through Pipes; it shares the package, the wheels, the network connection and the
+# security configuration.
 
 locals {
   glue_version = "6.0"
@@ -50,6 +53,15 @@ resource "aws_s3_object" "script" {
   key                    = "glue/job.py"
   source                 = var.script_path
   source_hash            = filemd5(var.script_path)
+  server_side_encryption = "aws:kms"
+  kms_key_id             = var.data_key_arn
+}
+
+resource "aws_s3_object" "build_script" {
+  bucket                 = var.scripts_bucket
+  key                    = "glue/build_job.py"
+  source                 = var.models_script_path
+  source_hash            = filemd5(var.models_script_path)
   server_side_encryption = "aws:kms"
   kms_key_id             = var.data_key_arn
 }
@@ -141,10 +153,47 @@ resource "aws_glue_job" "this" {
   }
 }
 
+# One day of one silver or gold table per run (--table, --day), with the Pipes bootstrap
+# arguments Dagster's PipesGlueClient adds; Dagster waits for the run and reads its report.
+resource "aws_glue_job" "models" {
+  name                   = var.models_name
+  description            = "One day of a silver or gold table, built on Spark and committed by delta-rs (Dagster Pipes)"
+  role_arn               = var.models_role_arn
+  glue_version           = local.glue_version
+  worker_type            = var.models_worker_type
+  number_of_workers      = var.models_number_of_workers
+  connections            = [aws_glue_connection.network.name]
+  security_configuration = aws_glue_security_configuration.this.name
+  timeout                = var.models_timeout_minutes
+
+  command {
+    name            = "glueetl"
+    script_location = "s3://${aws_s3_object.build_script.bucket}/${aws_s3_object.build_script.key}"
+    python_version  = "3"
+  }
+
+  # A backfill's days run side by side: delta-rs commits each day's partition replacement
+  # safely beside the others (streaming/lake/delta.py).
+  execution_property {
+    max_concurrent_runs = var.models_max_concurrent_runs
+  }
+
+  # The stream job's Glue arguments (Delta, the package and wheels, logs: Pipes reports what
+  # the script says, CloudWatch keeps what Spark says, e.g. an import error before Pipes opens).
+  default_arguments = merge(local.glue_arguments, { for name, value in var.models_settings : "--${name}" => value })
+
+  lifecycle {
+    precondition {
+      condition     = length([for name in local.wheels : name if startswith(name, "dagster_pipes-")]) == 1
+      error_message = "The model-build job needs exactly one dagster_pipes wheel in wheels_dir: run python infra/package_artifacts.py first."
+    }
+  }
+}
+
 resource "aws_security_group" "this" {
   #checkov:skip=CKV2_AWS_5:Attached to the Glue NETWORK connection above (aws_glue_connection), a resource type this check does not know.
   name        = var.name
-  description = "Glue streaming job: Spark traffic among its workers, HTTPS to the endpoints"
+  description = "Glue jobs: Spark traffic among their workers, HTTPS to the endpoints"
   vpc_id      = var.vpc_id
 
   ingress {

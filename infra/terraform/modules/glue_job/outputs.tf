@@ -3,6 +3,11 @@ output "job_name" {
   value       = aws_glue_job.this.name
 }
 
+output "models_job_name" {
+  description = "Name of the model-build Glue job."
+  value       = aws_glue_job.models.name
+}
+
 output "security_group_id" {
   description = "Security group of the network interfaces."
   value       = aws_security_group.this.id

@@ -88,3 +88,43 @@ variable "s3_prefix_list_id" {
   description = "Prefix list of S3 behind the VPC's gateway endpoint."
   type        = string
 }
+
+variable "models_name" {
+  description = "Name of the model-build Glue job (silver and gold days, launched by Dagster through Pipes)."
+  type        = string
+}
+
+variable "models_role_arn" {
+  description = "ARN of the model-build job's role (modules/iam)."
+  type        = string
+}
+
+variable "models_script_path" {
+  description = "Local path of the model-build script (streaming/lake/build_job.py), uploaded as its Glue script."
+  type        = string
+}
+
+variable "models_worker_type" {
+  description = "Glue worker type of the model-build job: G.1X, G.2X, G.4X or G.8X."
+  type        = string
+}
+
+variable "models_number_of_workers" {
+  description = "Workers of a model-build run, the driver included."
+  type        = number
+}
+
+variable "models_max_concurrent_runs" {
+  description = "Model-build runs at once (a backfill's days)."
+  type        = number
+}
+
+variable "models_timeout_minutes" {
+  description = "Minutes after which Glue stops a model-build run."
+  type        = number
+}
+
+variable "models_settings" {
+  description = "CLICKSTREAM_* settings of the model-build job, passed as --NAME value arguments."
+  type        = map(string)
+}

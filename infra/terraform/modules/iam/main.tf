@@ -234,3 +234,108 @@ resource "aws_iam_role_policy" "glue" {
   role   = aws_iam_role.glue.id
   policy = data.aws_iam_policy_document.glue.json
 }
+
+# --- Glue model-build job -----------------------------------------------------------------------
+# Reads the lake, replaces days of silver and gold, reads its Pipes context and writes its
+# Pipes messages (streaming/lake/build_job.py); no stream, checkpoint or secret.
+
+data "aws_iam_policy_document" "glue_models" {
+  statement {
+    sid       = "ListLakeAndScriptBuckets"
+    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    resources = [var.bucket_arns["lake"], var.bucket_arns["scripts"]]
+  }
+
+  statement {
+    sid       = "ReadTheLake"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.bucket_arns["lake"]}/*"]
+  }
+
+  statement {
+    sid     = "WriteSilverGoldAndGlueTempFiles"
+    actions = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+    resources = [
+      "${var.bucket_arns["lake"]}/silver/*",
+      "${var.bucket_arns["lake"]}/gold/*",
+      "${var.bucket_arns["scripts"]}/glue-temp/*",
+      "${var.bucket_arns["scripts"]}/spark-events/*",
+    ]
+  }
+
+  statement {
+    sid       = "ReadJobScriptPackageAndPipesContext"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.bucket_arns["scripts"]}/glue/*", "${var.bucket_arns["scripts"]}/${var.pipes_prefix}/context/*"]
+  }
+
+  statement {
+    sid       = "WritePipesMessages"
+    actions   = ["s3:PutObject"]
+    resources = ["${var.bucket_arns["scripts"]}/${var.pipes_prefix}/messages/*"]
+  }
+
+  statement {
+    sid       = "UseTheDataKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [var.data_key_arn]
+  }
+
+  statement {
+    sid     = "UseTheNetworkConnection"
+    actions = ["glue:GetConnection"]
+    resources = [
+      "arn:${local.partition}:glue:${local.arn_tail}:catalog",
+      "arn:${local.partition}:glue:${local.arn_tail}:connection/${var.glue_connection_name}",
+    ]
+  }
+
+  statement {
+    sid       = "WriteGlueLogs"
+    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"]
+    resources = [local.glue_log_groups, "${local.glue_log_groups}:log-stream:*"]
+  }
+
+  statement {
+    sid       = "ManageOwnNetworkInterfaces"
+    actions   = ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:CreateTags", "ec2:DeleteTags"]
+    resources = local.eni_resources
+  }
+
+  statement {
+    sid = "UnscopableDescribe"
+    actions = [
+      "ec2:DescribeNetworkInterfaces", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroups",
+      "ec2:DescribeSubnets", "ec2:DescribeVpcEndpoints",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "DescribeTheVpc"
+    actions   = ["ec2:DescribeVpcAttribute"]
+    resources = ["arn:${local.partition}:ec2:${local.arn_tail}:vpc/${var.vpc_id}"]
+  }
+
+  statement {
+    sid       = "PublishGlueMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = ["Glue"]
+    }
+  }
+}
+
+resource "aws_iam_role" "glue_models" {
+  name               = "${var.name}-glue-model-builds"
+  assume_role_policy = data.aws_iam_policy_document.glue_assume.json
+}
+
+resource "aws_iam_role_policy" "glue_models" {
+  name   = "model-builds"
+  role   = aws_iam_role.glue_models.id
+  policy = data.aws_iam_policy_document.glue_models.json
+}

@@ -12,3 +12,9 @@ output "glue_role_arn" {
   value       = aws_iam_role.glue.arn
   depends_on  = [aws_iam_role_policy.glue]
 }
+
+output "glue_models_role_arn" {
+  description = "ARN of the Glue model-build job's role, once its policy is attached."
+  value       = aws_iam_role.glue_models.arn
+  depends_on  = [aws_iam_role_policy.glue_models]
+}

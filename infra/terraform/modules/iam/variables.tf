@@ -57,3 +57,8 @@ variable "subject_hash_salt_secret_arn" {
   description = "Secrets Manager secret holding the salt of erased people's id hashes (CLICKSTREAM_SUBJECT_HASH_SALT_SECRET)."
   type        = string
 }
+
+variable "pipes_prefix" {
+  description = "Key prefix in the scripts bucket where Dagster Pipes hands the model-build job its context (<prefix>/context/) and reads its messages (<prefix>/messages/)."
+  type        = string
+}
