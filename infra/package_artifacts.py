@@ -8,8 +8,9 @@
                        streaming.lake.build_job, the model builds) and the modules they import,
                        for their --extra-py-files (Glue 6.0 brings pyspark, pyarrow,
                        delta-spark and boto3)
-  glue-wheels/*.whl    `deltalake` and `dagster-pipes` (the model builds' side of Dagster
-                       Pipes) at their pyproject.toml pins and every distribution they need
+  glue-wheels/*.whl    `deltalake`, `dagster-pipes` (the model builds' side of Dagster
+                       Pipes) and `orjson` (the stream job's record parsing) at their
+                       pyproject.toml pins and every distribution they need
                        (arro3-core, deprecated, wrapt, typing-extensions), as wheels for
                        Glue 6.0 (CPython 3.13, manylinux x86_64). The job's VPC reaches no
                        package index, so Terraform uploads them and Glue's pip installs them
@@ -57,7 +58,9 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 # CPython 3.13 on x86_64 workers.
 GLUE_PYTHON = "3.13"
 GLUE_MACHINE = "x86_64"
-GLUE_DEPENDENCIES = ("deltalake", "dagster-pipes")
+# deltalake: the commit path; dagster-pipes: the model builds' side of Pipes; orjson: the stream
+# job parses records with it (streaming/stream/transforms.py, streaming/records.py).
+GLUE_DEPENDENCIES = ("deltalake", "dagster-pipes", "orjson")
 GLUE_WHEELS_DIR = "glue-wheels"
 # Glue 6.0's own: a wheel of one of these would replace the version Glue's Spark runs with.
 GLUE_PROVIDED = frozenset({"pyspark", "pyarrow", "py4j", "boto3", "botocore", "s3transfer",

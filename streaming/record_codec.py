@@ -14,7 +14,7 @@ plain one, and its last byte is the codec's version. The job's reader inflates r
 before Spark sees them (`inflate`); a record that claims the prefix but does not inflate,
 or would inflate past `MAX_INFLATED_BYTES`, is passed on as it came and quarantined whole.
 
-Standard library only: the Glue job imports this module, and Glue brings no orjson.
+Standard library only (zlib): the Lambda, the stream job and the tools all import it.
 """
 
 from __future__ import annotations

@@ -846,11 +846,13 @@ def test_lambda_package_holds_handler_and_binary_wheels_for_the_runtime(tmp_path
     assert not any(n.startswith(("boto3/", "botocore/")) for n in names)
 
 
-def test_glue_wheels_are_the_projects_deltalake_and_dagster_pipes_pins() -> None:
+def test_glue_wheels_are_the_projects_deltalake_dagster_pipes_and_orjson_pins() -> None:
     """deltalake for the commit path; dagster-pipes for the model builds' side of Pipes, at
-    the version of the Dagster that reads its messages."""
-    deltalake, pipes = package_artifacts.pinned_requirements(package_artifacts.GLUE_DEPENDENCIES)
+    the version of the Dagster that reads its messages; orjson for the stream job's parsing."""
+    deltalake, pipes, orjson = package_artifacts.pinned_requirements(
+        package_artifacts.GLUE_DEPENDENCIES)
     assert re.fullmatch(r"deltalake==[0-9.]+", deltalake)
+    assert re.fullmatch(r"orjson==[0-9.]+", orjson)
     (dagster,) = package_artifacts.pinned_requirements(["dagster"])
     assert pipes == dagster.replace("dagster==", "dagster-pipes==")
     assert not set(package_artifacts.GLUE_DEPENDENCIES) & package_artifacts.GLUE_PROVIDED
@@ -879,7 +881,7 @@ def _pip_dry_run(*arguments: str) -> set[str]:
 @pytest.mark.slow
 def test_glue_wheels_install_deltalake_for_glue_6_offline(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Downloads deltalake and dagster-pipes at the project's pins and their dependencies from
+    """Downloads the Glue dependencies at the project's pins and their dependencies from
     PyPI for Glue 6.0, then proves the set complete the way Glue's pip meets it: the files
     alone, no index."""
     pins = package_artifacts.pinned_requirements(package_artifacts.GLUE_DEPENDENCIES)
@@ -913,9 +915,7 @@ def test_glue_wheels_install_deltalake_for_glue_6_offline(
     messages.clear()
     assert package_artifacts.build_glue_wheels(tmp_path, log=messages.append) == wheels
     assert not stale.exists()
-    assert messages == ["glue wheels: deltalake==1.6.6, dagster-pipes==1.13.27 and their dependencies "
-                        "already downloaded"
-                        .replace("1.6.6", version),
+    assert messages == [f"glue wheels: {', '.join(pins)} and their dependencies already downloaded",
                         f"glue wheels: removing {stale.name} (no longer needed)"]
 
 
