@@ -1,5 +1,5 @@
-"""Command line of the project: `clickstream demo | job | gateway | stack | sql | faults | restore |
-forget | export-subject`."""
+"""Command line of the project: `clickstream demo | job | gateway | stack | sql | smoke | faults |
+restore | forget | export-subject`."""
 
 from __future__ import annotations
 
@@ -105,6 +105,27 @@ def _sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _smoke(args: argparse.Namespace) -> int:
+    """The deployed API, or the embedded gateway by default; the key from --write-key, else
+    CLICKSTREAM_SMOKE_WRITE_KEY (so a workflow keeps it out of the command line), else the
+    embedded stack's development key."""
+    import os
+
+    from streaming.settings import DEV_WRITE_KEY
+    from streaming.tools.smoke import run_smoke
+
+    settings = load_settings()
+    api = args.api or (settings.gateway_url if settings.embedded else None)
+    key = args.write_key or os.environ.get("CLICKSTREAM_SMOKE_WRITE_KEY") or (
+        DEV_WRITE_KEY if settings.embedded else None)
+    if not api or not key:
+        raise SystemExit("clickstream smoke: AWS mode needs --api (Terraform output api_url) and "
+                         "a write key (--write-key or CLICKSTREAM_SMOKE_WRITE_KEY)")
+    run_smoke(settings, api, key, events=args.events, timeout=args.timeout,
+              say=lambda m: print(m, flush=True))
+    return 0
+
+
 def _faults(args: argparse.Namespace) -> int:
     from streaming.tools.faults.run import Plan, headline, run_faults
 
@@ -207,6 +228,14 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table",
                      help="output format (table)")
     sql.set_defaults(func=_sql)
+    smoke = sub.add_parser("smoke", help="post marked events to the API and wait until they are "
+                                         "queryable in bronze_events (after every deploy)")
+    smoke.add_argument("--api", help="base URL of the API (the embedded gateway by default)")
+    smoke.add_argument("--write-key", help="a site's write key (else CLICKSTREAM_SMOKE_WRITE_KEY)")
+    smoke.add_argument("--events", type=int, default=5, help="events to send (5)")
+    smoke.add_argument("--timeout", type=float, default=600,
+                       help="seconds to wait for them in bronze_events (600)")
+    smoke.set_defaults(func=_smoke)
     faults = sub.add_parser("faults", help="crash every component under load and verify that "
                                            "nothing is lost or doubled (docs/reliability.md)")
     faults.add_argument("--events", type=int, default=200_000, help="events to send (200,000)")

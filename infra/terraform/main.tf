@@ -14,13 +14,29 @@ provider "aws" {
   }
 }
 
+# The disaster-recovery region (dr_region): the replicas of the lake and scripts buckets and
+# their key (modules/dr). Configured in every environment, used only with replication on.
+provider "aws" {
+  alias  = "replica"
+  region = var.dr_region
+  default_tags {
+    tags = {
+      Project     = var.project
+      Environment = var.environment
+      ManagedBy   = "terraform"
+    }
+  }
+}
+
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 locals {
   name        = "${var.project}-${var.environment}"
   lambda_name = "${local.name}-ingest"
-  glue_job    = "${local.name}-stream-job"
+  # The alias behind the API; CodeDeploy moves it between published versions (modules/canary).
+  lambda_alias = "live"
+  glue_job     = "${local.name}-stream-job"
   # Silver and gold days, one Glue run each, launched by Dagster through Pipes; Pipes' context
   # and messages live under pipes_prefix in the scripts bucket. A day of sessions takes
   # minutes; a run still going after two hours is stuck, not slow.
@@ -96,6 +112,7 @@ module "storage" {
   noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
   athena_results_expiration_days     = var.athena_results_expiration_days
   access_log_expiration_days         = var.log_retention_days
+  log_source_bucket_arns             = [for trail in module.audit : "arn:${data.aws_partition.current.partition}:s3:::${trail.trail_bucket}"]
 }
 
 module "kinesis" {
@@ -205,6 +222,7 @@ module "lambda" {
   source               = "./modules/lambda"
   function_name        = local.lambda_name
   role_arn             = module.iam.lambda_role_arn
+  alias_name           = local.lambda_alias
   zip_path             = "${local.build_dir}/lambda-${var.lambda_architecture}.zip"
   architecture         = var.lambda_architecture
   memory_mb            = var.lambda_memory_mb
@@ -236,6 +254,7 @@ module "api" {
   paths                = concat([local.events_path], local.segment_paths)
   lambda_function_name = module.lambda.function_name
   lambda_invoke_arn    = module.lambda.invoke_arn
+  lambda_alias_name    = module.lambda.alias_name
   throttle_rate_limit  = var.api_throttle_rate_limit
   throttle_burst_limit = var.api_throttle_burst_limit
   # The same list as the handler's CLICKSTREAM_ALLOWED_ORIGINS: API Gateway answers preflights
@@ -314,6 +333,53 @@ module "monitoring" {
   iterator_age_threshold_ms = var.iterator_age_alarm_ms
   alarm_email               = var.alarm_email
   logs_key_arn              = module.kms.observability_key_arn
+}
+
+# Releases of the ingestion function: CodeDeploy shifts the alias to each new version in steps
+# (lambda_deployment_config) and rolls back when the function's error or throttle alarm fires.
+module "canary" {
+  source            = "./modules/canary"
+  name              = local.lambda_name
+  function_arn      = module.lambda.arn
+  alias_name        = module.lambda.alias_name
+  alarms            = module.monitoring.lambda_alarms
+  deployment_config = var.lambda_deployment_config
+}
+
+# Disaster recovery (docs/disaster-recovery.md): the lake and the job's code replicated to
+# dr_region under a key of that region, where dr_replication_enabled.
+module "dr" {
+  source = "./modules/dr"
+  count  = var.dr_replication_enabled ? 1 : 0
+  providers = {
+    aws         = aws
+    aws.replica = aws.replica
+  }
+  name           = local.name
+  replica_region = var.dr_region
+  source_buckets = {
+    for role in ["lake", "scripts"] :
+    role => { name = module.storage.bucket_names[role], arn = module.storage.bucket_arns[role] }
+  }
+  source_key_arn                     = module.kms.data_key_arn
+  kms_deletion_window_days           = var.kms_deletion_window_days
+  noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
+  force_destroy                      = var.force_destroy_buckets
+  # S3 accepts a replication rule only on a versioned source bucket.
+  depends_on = [module.storage]
+}
+
+# The audit of data access: every read, write and delete of a lake object, in a trail.
+module "audit" {
+  source                             = "./modules/audit"
+  count                              = var.audit_trail_enabled ? 1 : 0
+  name                               = local.name
+  lake_bucket_arn                    = module.storage.bucket_arns["lake"]
+  logs_key_arn                       = module.kms.observability_key_arn
+  access_log_bucket                  = module.storage.access_log_bucket_name
+  retention_days                     = var.log_retention_days
+  noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
+  force_destroy                      = var.force_destroy_buckets
 }
 
 # Dagster itself (issue 20): webserver, daemon and code location on ECS Fargate, a task per run,

@@ -1,3 +1,8 @@
+output "aws_region" {
+  description = "Region of the stack (aws_region), for the release's scripts that read the outputs."
+  value       = var.aws_region
+}
+
 output "api_url" {
   description = "Base URL of the HTTP API."
   value       = module.api.endpoint
@@ -11,6 +16,11 @@ output "events_url" {
 output "stream_name" {
   description = "Name of the Kinesis stream (CLICKSTREAM_STREAM_NAME)."
   value       = module.kinesis.name
+}
+
+output "stream_retention_hours" {
+  description = "Hours the stream keeps records (kinesis_retention_hours): how long the job may be down, or a bad job version rolled back, before events are lost."
+  value       = module.kinesis.retention_hours
 }
 
 output "lake_bucket" {
@@ -111,4 +121,44 @@ output "dagster_ui_url" {
 output "dagster_cluster_name" {
   description = "ECS cluster of the Dagster services and runs; null with dagster_enabled = false."
   value       = try(module.dagster[0].cluster_name, null)
+}
+
+output "lambda_alias_name" {
+  description = "Alias of the ingestion function that the API invokes and CodeDeploy shifts."
+  value       = module.lambda.alias_name
+}
+
+output "lambda_version" {
+  description = "The ingestion function's latest published version: what infra/deploy_lambda.py shifts the alias to."
+  value       = module.lambda.version
+}
+
+output "codedeploy_app_name" {
+  description = "CodeDeploy application of the ingestion function."
+  value       = module.canary.app_name
+}
+
+output "codedeploy_deployment_group" {
+  description = "CodeDeploy deployment group that shifts the alias (canary, rollback on alarm)."
+  value       = module.canary.deployment_group_name
+}
+
+output "replica_buckets" {
+  description = "Replicas of the lake and scripts buckets in dr_region by role; {} with dr_replication_enabled = false."
+  value       = try(module.dr[0].replica_buckets, {})
+}
+
+output "replica_key_arn" {
+  description = "KMS key of the replicas in dr_region; null with dr_replication_enabled = false."
+  value       = try(module.dr[0].replica_key_arn, null)
+}
+
+output "audit_trail_arn" {
+  description = "CloudTrail trail of the lake's S3 data events; null with audit_trail_enabled = false."
+  value       = try(module.audit[0].trail_arn, null)
+}
+
+output "audit_trail_bucket" {
+  description = "Bucket of the trail's log files; null with audit_trail_enabled = false."
+  value       = try(module.audit[0].trail_bucket, null)
 }

@@ -302,3 +302,45 @@ variable "dagster_db_instance_class" {
     error_message = "dagster_db_instance_class must be an RDS instance class such as db.t4g.micro."
   }
 }
+
+variable "lambda_deployment_config" {
+  description = "How CodeDeploy shifts the ingestion function's alias to a new version: a predefined Lambda config (LambdaCanary10Percent5Minutes: 10% for 5 minutes, then all); it rolls back when the error or throttle alarm fires."
+  type        = string
+  default     = "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+  validation {
+    condition = contains([
+      "CodeDeployDefault.LambdaAllAtOnce",
+      "CodeDeployDefault.LambdaCanary10Percent5Minutes", "CodeDeployDefault.LambdaCanary10Percent10Minutes",
+      "CodeDeployDefault.LambdaCanary10Percent15Minutes", "CodeDeployDefault.LambdaCanary10Percent30Minutes",
+      "CodeDeployDefault.LambdaLinear10PercentEvery1Minute", "CodeDeployDefault.LambdaLinear10PercentEvery2Minutes",
+      "CodeDeployDefault.LambdaLinear10PercentEvery3Minutes", "CodeDeployDefault.LambdaLinear10PercentEvery10Minutes",
+    ], var.lambda_deployment_config)
+    error_message = "lambda_deployment_config must be one of CodeDeploy's predefined Lambda deployment configurations."
+  }
+}
+
+variable "dr_replication_enabled" {
+  description = "Whether the lake and scripts buckets are replicated to dr_region under a key of that region (modules/dr); off by default, since it doubles storage and adds transfer."
+  type        = bool
+  default     = false
+}
+
+variable "dr_region" {
+  description = "Region of the replicas (the aws.replica provider); another region than aws_region."
+  type        = string
+  default     = "eu-central-1"
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.dr_region))
+    error_message = "dr_region must be an AWS region name such as eu-central-1."
+  }
+  validation {
+    condition     = var.dr_region != var.aws_region
+    error_message = "dr_region must be another region than aws_region: a replica in the same region survives no region loss."
+  }
+}
+
+variable "audit_trail_enabled" {
+  description = "Whether a CloudTrail trail records the S3 data events (reads, writes, deletes) of the lake bucket (modules/audit); on by default."
+  type        = bool
+  default     = true
+}

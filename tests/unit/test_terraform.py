@@ -34,7 +34,8 @@ from streaming import erased
 
 ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM = ROOT / "infra" / "terraform"
-WORKFLOW = ROOT / ".github" / "workflows" / "terraform.yml"
+WORKFLOWS = ROOT / ".github" / "workflows"
+WORKFLOW = WORKFLOWS / "terraform.yml"
 CHECKOV = ROOT / ".venv" / "tools" / "checkov" / "bin" / "checkov"
 ENVIRONMENTS = ("dev", "staging", "prod")
 PARSE_OPTIONS = SerializationOptions(
@@ -265,6 +266,8 @@ def test_tfvars_pass_the_variables_validations(environment: str) -> None:
                                       r'can\(regex\(("[^"]*"), \1\)\)\]\)', condition):
                 for item in value:
                     assert re.search(json.loads(each.group(2)), item), f"{environment}: {item}"
+            elif other := re.fullmatch(rf"var\.{name} != var\.(\w+)", condition):
+                assert value != values[other.group(1)], f"{environment}: {name}={value!r}"
             elif condition == f"can(cidrhost(var.{name}, 0))":
                 ipaddress.ip_network(value)
             elif length := re.fullmatch(rf"length\(var\.{name}\) >= (\d+)", condition):
@@ -763,13 +766,14 @@ def test_kinesis_mode_and_shards_follow_the_variables() -> None:
 # --- CI workflow and packaging ----------------------------------------------------------------
 
 
-def test_workflow_plans_on_pull_requests_and_deploys_per_environment_with_oidc() -> None:
+def test_workflow_plans_on_pull_requests_and_applies_only_in_releases() -> None:
     workflow = yaml.safe_load(WORKFLOW.read_text())
     triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
     assert "pull_request" in triggers
     inputs = triggers["workflow_dispatch"]["inputs"]
     assert inputs["environment"]["options"] == list(ENVIRONMENTS)
-    assert inputs["action"]["options"] == ["plan", "apply", "destroy"]
+    # apply belongs to release.yml/deploy.yml: the artifacts built once, promoted in order
+    assert inputs["action"]["options"] == ["plan", "destroy"]
     assert workflow["permissions"] == {"contents": "read"}
     job = workflow["jobs"]["terraform"]
     assert job["environment"] == "${{ matrix.environment }}"
@@ -778,11 +782,12 @@ def test_workflow_plans_on_pull_requests_and_deploys_per_environment_with_oidc()
     credentials = steps["aws-actions/configure-aws-credentials"]["with"]
     assert credentials["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
     commands = " ".join(step.get("run", "") for step in job["steps"])
-    for command in ("package_artifacts.py", "terraform init", "terraform plan",
-                    "terraform apply", "terraform destroy"):
+    for command in ("package_artifacts.py", "terraform init", "terraform plan", "terraform destroy"):
         assert command in commands
+    assert "terraform apply" not in commands
     checks = " ".join(step.get("run", "") for step in workflow["jobs"]["checks"]["steps"])
     assert "fmt -check" in checks and "validate" in checks and "test_terraform.py" in checks
+    assert "test_workflows.py" in checks and "rhysd/actionlint" in checks
 
 
 def test_lambda_dependencies_are_the_projects_pins() -> None:
@@ -953,7 +958,7 @@ def checkov_reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[
                               TERRAFORM / "tfvars" / f"{environment}.tfvars")
         for environment in ENVIRONMENTS
     }
-    processes["workflow"] = _checkov(["-f", str(WORKFLOW)], "github_actions")
+    processes["workflow"] = _checkov(["-d", str(WORKFLOWS)], "github_actions")
     processes["unsuppressed"] = _checkov(["-d", str(unsuppressed)], "terraform",
                                          unsuppressed / "tfvars" / "prod.tfvars")
     return {name: _results(process) for name, process in processes.items()}
@@ -988,7 +993,7 @@ def test_readme_names_every_variable_and_output() -> None:
 
 
 def test_every_suppression_gives_a_reason() -> None:
-    files = [*TERRAFORM.rglob("*.tf"), WORKFLOW]
+    files = [*TERRAFORM.rglob("*.tf"), *WORKFLOWS.glob("*.yml")]
     suppressions = [(path.name, *match.groups()) for path in files
                     for match in SKIP_COMMENT.finditer(path.read_text())]
     assert suppressions
@@ -1124,3 +1129,87 @@ def test_dagster_roles_are_one_per_task_and_only_the_daemon_launches_runs() -> N
     assert ref(task_definitions["run"]["task_role_arn"]) == "aws_iam_role.run.arn"
     for name, definition in task_definitions.items():
         assert ref(definition["execution_role_arn"]) == "aws_iam_role.execution.arn", name
+
+
+# --- releases and disaster recovery (issue 22) ------------------------------------------------
+
+
+def test_the_api_invokes_an_alias_that_only_codedeploy_moves() -> None:
+    lambda_module = child("lambda")
+    assert lambda_module.one("aws_lambda_function")["publish"] is True
+    alias = lambda_module.one("aws_lambda_alias")
+    assert ref(alias["function_version"]) == "aws_lambda_function.this.version"
+    assert alias["lifecycle"][0]["ignore_changes"] == ["function_version", "routing_config"]
+    assert ref(lambda_module.outputs["invoke_arn"]["value"]) == "aws_lambda_alias.live.invoke_arn"
+    permission = child("api").one("aws_lambda_permission")
+    assert ref(permission["qualifier"]) == "var.lambda_alias_name"
+
+
+def test_canary_rolls_back_on_the_functions_error_and_throttle_alarms() -> None:
+    canary = child("canary")
+    group = canary.one("aws_codedeploy_deployment_group")
+    assert set(group["auto_rollback_configuration"][0]["events"]) == {
+        "DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"}
+    assert group["alarm_configuration"][0]["enabled"] is True
+    assert ref(group["alarm_configuration"][0]["alarms"]) == "keys(var.alarms)"
+    assert ref(root().calls["canary"]["alarms"]) == "module.monitoring.lambda_alarms"
+    assert '"lambda-errors", "lambda-throttles"' in child("monitoring").text
+    for environment in ENVIRONMENTS:
+        assert tfvars(environment)["lambda_deployment_config"].startswith(
+            "CodeDeployDefault.Lambda")
+    # staging and prod shift in steps; dev's thin traffic would show nothing in a 10% slice
+    assert "Canary10Percent" in tfvars("prod")["lambda_deployment_config"]
+    assert "Canary10Percent" in tfvars("staging")["lambda_deployment_config"]
+
+
+def test_replication_is_off_in_dev_on_in_prod_to_another_region_with_its_own_key() -> None:
+    assert tfvars("dev")["dr_replication_enabled"] is False
+    assert tfvars("prod")["dr_replication_enabled"] is True
+    assert root().variables["dr_replication_enabled"]["default"] is False
+    for environment in ENVIRONMENTS:
+        values = tfvars(environment)
+        assert values["dr_region"] != values["aws_region"]
+    dr = child("dr")
+    rule = dr.one("aws_s3_bucket_replication_configuration")["rule"][0]
+    assert rule["status"] == "Enabled"
+    assert rule["delete_marker_replication"][0]["status"] == "Enabled"
+    criteria = rule["source_selection_criteria"][0]["sse_kms_encrypted_objects"][0]
+    assert criteria["status"] == "Enabled"
+    destination = rule["destination"][0]
+    assert ref(destination["encryption_configuration"][0]["replica_kms_key_id"]) == (
+        "aws_kms_key.replica.arn")
+    for kind, resources in dr.resources.items():
+        if kind.startswith(("aws_s3_bucket", "aws_kms")) and kind != (
+                "aws_s3_bucket_replication_configuration"):
+            for name, resource in resources.items():
+                assert ref(resource["provider"]) == "aws.replica", f"{kind}.{name}"
+    sse = dr.one("aws_s3_bucket_server_side_encryption_configuration")["rule"][0]
+    assert ref(sse["apply_server_side_encryption_by_default"][0]["kms_master_key_id"]) == (
+        "aws_kms_key.replica.arn")
+    call = root().calls["dr"]
+    assert "for role in [\"lake\", \"scripts\"]" in call["source_buckets"]
+    assert ref(call["count"]) == "var.dr_replication_enabled ? 1 : 0"
+
+
+def test_the_trail_records_every_object_access_of_the_lake() -> None:
+    audit = child("audit")
+    trail = audit.one("aws_cloudtrail")
+    selector = trail["event_selector"][0]
+    assert selector["read_write_type"] == "All"
+    resource = selector["data_resource"][0]
+    assert resource["type"] == "AWS::S3::Object"
+    assert resource["values"] == ["${var.lake_bucket_arn}/"]
+    assert trail["enable_log_file_validation"] is True
+    assert ref(trail["kms_key_id"]) == "var.logs_key_arn"
+    assert ref(root().calls["audit"]["lake_bucket_arn"]) == 'module.storage.bucket_arns["lake"]'
+    assert all(tfvars(environment)["audit_trail_enabled"] for environment in ENVIRONMENTS)
+
+
+def test_stream_retention_covers_each_environments_recovery_point() -> None:
+    """docs/disaster-recovery.md: a stopped or rolled-back job loses nothing while the stream
+    keeps its records, a day in dev, two in staging, a week in prod."""
+    hours = {environment: tfvars(environment)["kinesis_retention_hours"]
+             for environment in ENVIRONMENTS}
+    assert hours == {"dev": 24, "staging": 48, "prod": 168}
+    document = (ROOT / "docs" / "disaster-recovery.md").read_text()
+    assert "168 hours" in document and "kinesis_retention_hours" in document

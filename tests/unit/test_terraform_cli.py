@@ -1,6 +1,7 @@
 """The AWS deployment checked by Terraform itself: `init` from the provider mirror with the
-committed lock file, `fmt`, `validate`, and `terraform test` (infra/terraform/tests/), whose
-runs plan the stack and its modules against a mocked AWS provider.
+committed lock file, `fmt`, `validate`, and `terraform test` (infra/terraform/tests/) with
+each environment's tfvars, whose runs plan the stack and its modules against a mocked AWS
+provider.
 
 The public registry is unreachable here, so `init` installs hashicorp/aws from the filesystem
 mirror named in infra/terraform/mirror.tfrc (a CLI configuration passed as TF_CLI_CONFIG_FILE).
@@ -95,8 +96,11 @@ def test_configuration_is_valid_for_the_declared_provider(workdir: Path) -> None
 
 
 @pytest.mark.slow
-def test_terraform_test_passes_on_the_planned_stack(workdir: Path) -> None:
-    done = terraform(workdir, "test", "-var-file=tfvars/dev.tfvars")
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_terraform_test_passes_on_the_planned_stack(workdir: Path, environment: str) -> None:
+    """Once per environment: the run `release_and_recovery_per_environment` asserts what each
+    one's tfvars must give (replication in prod only, the stream's retention, ...)."""
+    done = terraform(workdir, "test", f"-var-file=tfvars/{environment}.tfvars")
     print(done.stdout)
     assert done.returncode == 0, done.stdout + done.stderr
     runs = re.findall(r'run "(\w+)"\.\.\. (\w+)', done.stdout)

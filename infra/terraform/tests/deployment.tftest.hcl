@@ -1,6 +1,6 @@
 # `terraform test` of the deployment's plan against a mocked AWS provider (no account, no
 # network): what a first apply would create, asserted before AWS ever sees it. Run by
-# tests/unit/test_terraform_cli.py with -var-file=tfvars/dev.tfvars, after
+# tests/unit/test_terraform_cli.py once per environment (-var-file=tfvars/<env>.tfvars), after
 # infra/package_artifacts.py's files exist under .build/ (the test puts stand-ins there).
 
 mock_provider "aws" {
@@ -10,6 +10,11 @@ mock_provider "aws" {
       json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
     }
   }
+}
+
+# The disaster-recovery region's provider (modules/dr), mocked alike.
+mock_provider "aws" {
+  alias = "replica"
 }
 
 run "whole_stack_plans" {
@@ -46,7 +51,8 @@ run "api_routes_each_handler_path_to_the_function" {
     name                 = "clickstream-test"
     paths                = ["/v1/events", "/v1/batch", "/v1/t"]
     lambda_function_name = "clickstream-test-ingest"
-    lambda_invoke_arn    = "arn:aws:apigateway:eu-central-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-central-1:123456789012:function:clickstream-test-ingest/invocations"
+    lambda_alias_name    = "live"
+    lambda_invoke_arn    = "arn:aws:apigateway:eu-central-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-central-1:123456789012:function:clickstream-test-ingest:live/invocations"
     throttle_rate_limit  = 50
     throttle_burst_limit = 100
     cors_allowed_origins = ["https://shop.example.com"]
@@ -65,6 +71,14 @@ run "api_routes_each_handler_path_to_the_function" {
   assert {
     condition     = keys(aws_lambda_permission.api) == keys(aws_apigatewayv2_route.ingest)
     error_message = "Every route, and no other, may invoke the function."
+  }
+  assert {
+    condition     = alltrue([for permission in aws_lambda_permission.api : permission.qualifier == "live"])
+    error_message = "The API may invoke the alias it integrates with (CodeDeploy's weights apply there)."
+  }
+  assert {
+    condition     = aws_apigatewayv2_integration.lambda.integration_uri == var.lambda_invoke_arn
+    error_message = "The integration invokes the alias's ARN."
   }
   assert {
     condition     = aws_lambda_permission.api["/v1/events"].statement_id == "AllowInvokeFromHttpApiEventsRoute"
@@ -451,5 +465,161 @@ run "dagster_control_plane" {
   assert {
     condition     = !contains(flatten([for statement in data.aws_iam_policy_document.webserver.statement : tolist(statement.actions)]), "ecs:RunTask")
     error_message = "The webserver enqueues runs (QueuedRunCoordinator); only the daemon launches them."
+  }
+}
+
+# Per environment (the -var-file decides which): the release and recovery promises of issue 22.
+run "release_and_recovery_per_environment" {
+  command = plan
+
+  assert {
+    condition     = module.lambda.alias_name == "live"
+    error_message = "The API invokes the function through the alias `live`."
+  }
+  assert {
+    condition     = module.canary.deployment_group_name == "${var.project}-${var.environment}-ingest-live"
+    error_message = "A CodeDeploy deployment group shifts the alias in every environment."
+  }
+  assert {
+    condition = toset(keys(module.monitoring.lambda_alarms)) == toset([
+      "${var.project}-${var.environment}-lambda-errors", "${var.project}-${var.environment}-lambda-throttles",
+    ])
+    error_message = "The function's error and throttle alarms are the ones a deployment rolls back on."
+  }
+  assert {
+    condition     = length(module.dr) == (var.environment == "prod" ? 1 : 0)
+    error_message = "Cross-region replication is on in prod and off in dev and staging."
+  }
+  assert {
+    condition     = var.environment != "prod" || try(toset(keys(module.dr[0].replica_buckets)) == toset(["lake", "scripts"]), false)
+    error_message = "prod replicates the lake and the scripts buckets."
+  }
+  assert {
+    condition     = length(module.audit) == 1
+    error_message = "Every environment has the CloudTrail trail of the lake's data access."
+  }
+  assert {
+    condition     = module.kinesis.retention_hours == { dev = 24, staging = 48, prod = 168 }[var.environment]
+    error_message = "Stream retention (the recovery point of a stopped job): a day in dev, two in staging, a week in prod."
+  }
+}
+
+run "dr_region_must_be_another_region" {
+  command = plan
+  variables {
+    dr_replication_enabled = true
+    dr_region              = "eu-west-1"
+  }
+  expect_failures = [var.dr_region]
+}
+
+run "lambda_publishes_versions_behind_an_alias_terraform_never_moves" {
+  command = plan
+  module {
+    source = "./modules/lambda"
+  }
+  variables {
+    function_name        = "clickstream-test-ingest"
+    role_arn             = "arn:aws:iam::123456789012:role/clickstream-test-ingest"
+    alias_name           = "live"
+    zip_path             = ".build/lambda-arm64.zip"
+    architecture         = "arm64"
+    memory_mb            = 512
+    timeout_seconds      = 10
+    reserved_concurrency = 10
+    environment          = { CLICKSTREAM_MODE = "aws" }
+    subnet_ids           = ["subnet-0123456789abcdef0"]
+    vpc_id               = "vpc-0123456789abcdef0"
+    vpc_cidr             = "10.40.0.0/16"
+    data_key_arn         = "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    logs_key_arn         = "arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    log_retention_days   = 365
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.publish
+    error_message = "Every change publishes a version, the unit a canary deploys."
+  }
+  assert {
+    condition     = aws_lambda_alias.live.name == "live" && aws_lambda_alias.live.function_name == "clickstream-test-ingest"
+    error_message = "The alias `live` belongs to the function."
+  }
+}
+
+run "canary_rolls_back_when_the_functions_alarms_fire" {
+  command = plan
+  module {
+    source = "./modules/canary"
+  }
+  variables {
+    name         = "clickstream-test-ingest"
+    function_arn = "arn:aws:lambda:eu-central-1:123456789012:function:clickstream-test-ingest"
+    alias_name   = "live"
+    alarms = {
+      clickstream-test-lambda-errors    = "arn:aws:cloudwatch:eu-central-1:123456789012:alarm:clickstream-test-lambda-errors"
+      clickstream-test-lambda-throttles = "arn:aws:cloudwatch:eu-central-1:123456789012:alarm:clickstream-test-lambda-throttles"
+    }
+    deployment_config = "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+  }
+
+  assert {
+    condition     = aws_codedeploy_app.this.compute_platform == "Lambda"
+    error_message = "A CodeDeploy application of the Lambda compute platform."
+  }
+  assert {
+    condition = (
+      aws_codedeploy_deployment_group.this.deployment_config_name == "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+      && aws_codedeploy_deployment_group.this.deployment_style[0].deployment_type == "BLUE_GREEN"
+      && aws_codedeploy_deployment_group.this.deployment_style[0].deployment_option == "WITH_TRAFFIC_CONTROL"
+    )
+    error_message = "Traffic shifts in steps between versions (blue/green with traffic control)."
+  }
+  assert {
+    condition = (
+      aws_codedeploy_deployment_group.this.alarm_configuration[0].enabled
+      && toset(aws_codedeploy_deployment_group.this.alarm_configuration[0].alarms) == toset(["clickstream-test-lambda-errors", "clickstream-test-lambda-throttles"])
+      && !aws_codedeploy_deployment_group.this.alarm_configuration[0].ignore_poll_alarm_failure
+    )
+    error_message = "The error and throttle alarms stop a deployment, and an unreadable alarm stops it too."
+  }
+  assert {
+    condition = (
+      aws_codedeploy_deployment_group.this.auto_rollback_configuration[0].enabled
+      && toset(aws_codedeploy_deployment_group.this.auto_rollback_configuration[0].events) == toset(["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"])
+    )
+    error_message = "A failed or alarm-stopped deployment rolls the alias back."
+  }
+}
+
+# modules/dr has no run of its own: `terraform validate` (1.11) of a run whose module needs a
+# provider alias (aws.replica) reports the alias as missing, though `terraform test` runs it;
+# tests/unit/test_terraform.py asserts the module's replication rules instead.
+
+run "audit_trail_records_every_object_access_of_the_lake" {
+  command = plan
+  module {
+    source = "./modules/audit"
+  }
+  variables {
+    name                               = "clickstream-test"
+    lake_bucket_arn                    = "arn:aws:s3:::clickstream-test-lake"
+    logs_key_arn                       = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    access_log_bucket                  = "clickstream-test-access-logs"
+    retention_days                     = 365
+    noncurrent_version_expiration_days = 30
+    force_destroy                      = false
+  }
+
+  assert {
+    condition = (
+      aws_cloudtrail.lake.event_selector[0].read_write_type == "All"
+      && aws_cloudtrail.lake.event_selector[0].data_resource[0].type == "AWS::S3::Object"
+      && toset(aws_cloudtrail.lake.event_selector[0].data_resource[0].values) == toset(["arn:aws:s3:::clickstream-test-lake/"])
+    )
+    error_message = "The trail records reads and writes of every object in the lake bucket."
+  }
+  assert {
+    condition     = aws_cloudtrail.lake.enable_log_file_validation && aws_cloudtrail.lake.kms_key_id == "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    error_message = "The trail's files are encrypted and their integrity can be validated."
   }
 }

@@ -51,3 +51,11 @@ dagster_ui_allowed_cidrs  = ["10.42.0.0/16"]
 dagster_run_cpu           = 2048
 dagster_run_memory_mb     = 8192
 dagster_db_instance_class = "db.t4g.small"
+
+# Releases: how CodeDeploy shifts the ingestion function's alias to a new version
+lambda_deployment_config = "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+
+# Disaster recovery (docs/disaster-recovery.md): replicas in dr_region, the lake's data access audit
+dr_replication_enabled = true
+dr_region              = "eu-central-1"
+audit_trail_enabled    = true

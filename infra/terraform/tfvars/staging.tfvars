@@ -50,3 +50,11 @@ dagster_ui_allowed_cidrs  = ["10.41.0.0/16"]
 dagster_run_cpu           = 1024
 dagster_run_memory_mb     = 4096
 dagster_db_instance_class = "db.t4g.micro"
+
+# Releases: how CodeDeploy shifts the ingestion function's alias to a new version
+lambda_deployment_config = "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+
+# Disaster recovery (docs/disaster-recovery.md): replicas in dr_region, the lake's data access audit
+dr_replication_enabled = false
+dr_region              = "eu-central-1"
+audit_trail_enabled    = true

@@ -87,9 +87,16 @@ resource "aws_lambda_permission" "api" {
   statement_id  = "AllowInvokeFromHttpApi${title(basename(each.value))}Route"
   action        = "lambda:InvokeFunction"
   function_name = var.lambda_function_name
+  qualifier     = var.lambda_alias_name
   principal     = "apigateway.amazonaws.com"
   # execute-api ARNs read <api>/<stage>/<METHOD>/<path>; only the routes above may invoke.
   source_arn = "${aws_apigatewayv2_api.this.execution_arn}/*/POST${each.value}"
+
+  # The permission lives in the alias's policy (the integration invokes the alias); a new one is
+  # in place before the old one goes, so no request in between is refused.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 moved {

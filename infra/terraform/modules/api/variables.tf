@@ -22,7 +22,7 @@ variable "lambda_function_name" {
 }
 
 variable "lambda_invoke_arn" {
-  description = "Invoke ARN of the ingestion function."
+  description = "Invoke ARN of the ingestion function's alias (modules/lambda)."
   type        = string
 }
 
@@ -49,4 +49,9 @@ variable "logs_key_arn" {
 variable "log_retention_days" {
   description = "Retention of the access log group, in days."
   type        = number
+}
+
+variable "lambda_alias_name" {
+  description = "Alias of the function the integration invokes; the invoke permissions are on it."
+  type        = string
 }

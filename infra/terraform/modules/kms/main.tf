@@ -1,6 +1,7 @@
 # Two customer-managed keys: `data` encrypts what holds events (S3, Kinesis, Athena results,
 # Glue bookmarks, the salt and write-key secrets, Lambda environment); `observability` encrypts
-# logs and the alarm topic, so services that only ever see telemetry get no grant on the data key.
+# logs, the alarm topic and the CloudTrail trail, so services that only ever see telemetry get no
+# grant on the data key.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -65,6 +66,42 @@ data "aws_iam_policy_document" "observability_key" {
       test     = "ArnLike"
       variable = "kms:EncryptionContext:aws:logs:arn"
       values   = [local.log_groups_arn]
+    }
+  }
+
+  # CloudTrail's documented key policy for a trail's log files, bound to this account's trails.
+  statement {
+    sid       = "CloudTrailEncryptsThisAccountsTrails"
+    actions   = ["kms:GenerateDataKey"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudtrail.amazonaws.com"]
+    }
+    condition {
+      test     = "StringLike"
+      variable = "kms:EncryptionContext:aws:cloudtrail:arn"
+      values   = ["arn:${data.aws_partition.current.partition}:cloudtrail:*:${data.aws_caller_identity.current.account_id}:trail/*"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+
+  statement {
+    sid       = "CloudTrailDescribesTheKey"
+    actions   = ["kms:DescribeKey"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudtrail.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
     }
   }
 

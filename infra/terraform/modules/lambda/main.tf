@@ -1,4 +1,7 @@
-# The ingestion handler (streaming.ingest.handler.lambda_handler) behind the HTTP API.
+# The ingestion handler (streaming.ingest.handler.lambda_handler) behind the HTTP API. Every
+# change of code or configuration publishes a new version; the API invokes the alias `live`,
+# which only CodeDeploy moves (modules/canary): 10% of requests to the new version first, all
+# of them once no alarm fired, back to the old one if one did (infra/deploy_lambda.py).
 
 resource "aws_cloudwatch_log_group" "this" {
   name              = "/aws/lambda/${var.function_name}"
@@ -20,6 +23,7 @@ resource "aws_lambda_function" "this" {
   timeout                        = var.timeout_seconds
   reserved_concurrent_executions = var.reserved_concurrency
   kms_key_arn                    = var.data_key_arn
+  publish                        = true
 
   environment {
     variables = var.environment
@@ -51,5 +55,19 @@ resource "aws_security_group" "this" {
     to_port     = 443
     protocol    = "tcp"
     cidr_blocks = [var.vpc_cidr]
+  }
+}
+
+# Created pointing at the first published version; afterwards CodeDeploy shifts it (weights in
+# routing_config during a canary), so Terraform leaves both alone: an apply that moved the alias
+# itself would send all traffic to an untried version in one step.
+resource "aws_lambda_alias" "live" {
+  name             = var.alias_name
+  description      = "What the API invokes; moved by CodeDeploy deployments, not by Terraform"
+  function_name    = aws_lambda_function.this.function_name
+  function_version = aws_lambda_function.this.version
+
+  lifecycle {
+    ignore_changes = [function_version, routing_config]
   }
 }

@@ -69,3 +69,8 @@ variable "vpc_cidr" {
   description = "CIDR block of the VPC, where the interface endpoints listen."
   type        = string
 }
+
+variable "alias_name" {
+  description = "Alias the API invokes and CodeDeploy shifts between published versions."
+  type        = string
+}

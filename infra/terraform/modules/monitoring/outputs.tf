@@ -12,3 +12,11 @@ output "dashboard_name" {
   description = "Name of the CloudWatch dashboard."
   value       = aws_cloudwatch_dashboard.this.dashboard_name
 }
+
+output "lambda_alarms" {
+  description = "The ingestion function's error and throttle alarms (name => ARN): a canary deployment rolls back when one fires."
+  value = {
+    for key in ["lambda-errors", "lambda-throttles"] :
+    aws_cloudwatch_metric_alarm.this[key].alarm_name => aws_cloudwatch_metric_alarm.this[key].arn
+  }
+}

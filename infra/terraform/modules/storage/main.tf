@@ -21,7 +21,7 @@ locals {
 }
 
 resource "aws_s3_bucket" "data" {
-  #checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery choice per organisation (second region, its own key); versioning and KMS protect the primary copy.
+  #checkov:skip=CKV_AWS_144:The lake and scripts buckets are replicated by modules/dr (separate replication resources, which this check does not follow) where dr_replication_enabled; checkpoints (sequence numbers of this region's stream) and Athena results are not worth a copy.
   #checkov:skip=CKV2_AWS_62:Nothing consumes object events: the Delta log is the change feed and Dagster polls it.
   for_each      = local.buckets
   bucket        = "${var.name}-${each.key}-${local.suffix}"
@@ -191,7 +191,7 @@ data "aws_iam_policy_document" "access_logs" {
     condition {
       test     = "ArnLike"
       variable = "aws:SourceArn"
-      values   = [for bucket in aws_s3_bucket.data : bucket.arn]
+      values   = concat([for bucket in aws_s3_bucket.data : bucket.arn], var.log_source_bucket_arns)
     }
   }
 

@@ -37,3 +37,8 @@ variable "access_log_expiration_days" {
   description = "Days S3 server access logs are kept."
   type        = number
 }
+
+variable "log_source_bucket_arns" {
+  description = "ARNs of the stack's other buckets (the CloudTrail bucket) whose server access logs this module's access-log bucket accepts."
+  type        = list(string)
+}
