@@ -45,8 +45,9 @@ def test_batch_floor_smoke_writes_every_bronze_batch_once(tmp_path):
     report, _ = run_bench(isolated_settings(tmp_path), "batch-floor", rate=1, duration=1,
                           events=1, visitors=1, rows=300, batches=4)
     assert {sink: len(seconds) for sink, seconds in report["batch_seconds"].items()} == {
-        "noop": 2, "bronze": 2}
-    assert report["ratio_to_noop"] > 0 and len(headline(report)) == 1
+        "noop": 2, "parse": 2, "bronze": 2}
+    assert report["ratio_to_noop"] > 0 and report["ratio_to_parse"] > 0
+    assert len(headline(report)) == 1
     [bronze] = tmp_path.glob("bench/*/lake/bronze/events")
     ids = read_columns(str(bronze), ["event_id"])["event_id"].to_pylist()
     assert len(ids) >= 2 * 4 * 300 and len(ids) % 300 == 0 and len(set(ids)) == len(ids)

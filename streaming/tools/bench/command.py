@@ -76,8 +76,10 @@ def headline(report: dict) -> list[str]:
                 f"{report['memory']['peak_by_process_mib']}"]
     if mode == "batch-floor":
         median = report["median_s"]
-        return [f"{report['rows_per_batch']:,} rows a batch: noop sink {median['noop']}s, bronze "
-                f"sink {median['bronze']}s (median); ratio {report['ratio_to_noop']}x"]
+        return [f"{report['rows_per_batch']:,} rows a batch (medians): noop sink {median['noop']}s, "
+                f"the sink without commits {median['parse']}s, bronze sink {median['bronze']}s; "
+                f"bronze / without commits {report['ratio_to_parse']}x, bronze / noop "
+                f"{report['ratio_to_noop']}x"]
     if mode == "erasure":
         return [f"forgetting 1 of {report['visitors']:,} visitors in {report['events']:,} events "
                 f"({report['bronze_files']} bronze files): {report['total_seconds']}s "
