@@ -109,14 +109,12 @@ def _smoke(args: argparse.Namespace) -> int:
     """The deployed API, or the embedded gateway by default; the key from --write-key, else
     CLICKSTREAM_SMOKE_WRITE_KEY (so a workflow keeps it out of the command line), else the
     embedded stack's development key."""
-    import os
-
     from streaming.settings import DEV_WRITE_KEY
     from streaming.tools.smoke import run_smoke
 
     settings = load_settings()
     api = args.api or (settings.gateway_url if settings.embedded else None)
-    key = args.write_key or os.environ.get("CLICKSTREAM_SMOKE_WRITE_KEY") or (
+    key = args.write_key or settings.smoke_write_key or (
         DEV_WRITE_KEY if settings.embedded else None)
     if not api or not key:
         raise SystemExit("clickstream smoke: AWS mode needs --api (Terraform output api_url) and "

@@ -62,10 +62,13 @@ class Settings:
     # Or the Secrets Manager secret that holds it (AWS mode: the Glue job and Dagster's runs
     # read it at first use, so it never sits in a job's arguments or a task's definition).
     subject_hash_salt_secret: str = setting("CLICKSTREAM_SUBJECT_HASH_SALT_SECRET", "")
+    # The write key `clickstream smoke` posts with after a deploy (a workflow keeps it out of
+    # the command line); the embedded stack's development key when empty and embedded.
+    smoke_write_key: str = setting("CLICKSTREAM_SMOKE_WRITE_KEY", "")
     spark_master: str = setting("CLICKSTREAM_SPARK_MASTER", "local[2]")
     dedup_window: str = setting("CLICKSTREAM_DEDUP_WINDOW", "10 minutes")
-    max_records_per_shard: int = setting("CLICKSTREAM_MAX_RECORDS_PER_SHARD", 10000)
-    catch_up_records_per_shard: int = setting("CLICKSTREAM_CATCH_UP_RECORDS_PER_SHARD", 50000)
+    max_records_per_shard: int = setting("CLICKSTREAM_MAX_RECORDS_PER_SHARD", 1000)
+    catch_up_records_per_shard: int = setting("CLICKSTREAM_CATCH_UP_RECORDS_PER_SHARD", 1000)
     # How long the job's reader waits before asking a caught-up shard again. AWS serves five
     # GetRecords a second per shard, shared by every consumer: 200 ms there. kinesalite has
     # no such limit, and each poll's wait is latency (p50 at 2,000 events/s: 0.58 s at 200 ms,

@@ -49,6 +49,7 @@ from streaming.stream.transforms import sink_rows, table_rows
 
 log = logging.getLogger("streaming.stream.job")
 QUERY_NAME = "bronze_events"
+ARROW_RECORDS_PER_BATCH = 200
 class StatusListener(StreamingQueryListener):
     """Publishes the query's last progress so health can be observed without asking Spark."""
 
@@ -171,6 +172,10 @@ def start_query(spark: SparkSession, settings: Settings) -> StreamingQuery:
     checked before the first batch reads anything."""
     window_seconds(settings.dedup_window)
     retire_state_store(spark, settings)
+    # The sink fetches each batch's records as Arrow; Spark builds that Arrow a batch of this
+    # many rows at a time. Its default, 10,000, made one Arrow batch of 10,000 aggregates
+    # (~300 MB inflated; up to 1 MiB each) and ran the driver out of heap in a catch-up.
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_RECORDS_PER_BATCH))
     spark.dataSource.register(KinesisDataSource)
     ensure_tables(settings)
     reader = spark.readStream.format(SOURCE_NAME).option("streamName", settings.stream_name)
@@ -209,10 +214,12 @@ def drain(query: StreamingQuery, settings: Settings, poll_seconds: float = 0.5) 
 def run(settings: Settings, trigger: str, spark: SparkSession | None = None) -> int:
     """Runs until stopped (continuous) or until the backlog is drained (available-now).
 
-    A catch-up reads `catch_up_records_per_shard` (50,000) a batch where the continuous job
-    reads `max_records_per_shard` (10,000): it has no latency to keep, and larger batches
-    spread each batch's fixed cost (a Delta commit is ~1 s here) over more rows: a 1,000,000
-    backlog drained at 9.1k rows/s instead of 6.9k (docs/benchmarks.md).
+    A catch-up reads `catch_up_records_per_shard` records a shard a batch, the continuous job
+    `max_records_per_shard`; both 1,000 by default. A batch's fixed cost is ~0.15 s now, so
+    larger batches gain little, and every record of a batch is in the driver's memory at
+    once (an aggregate holds 20-60 events, ~30 KB inflated): a 1,000,000-event backlog
+    drained at 29,000 events/s with 1,000 a shard (stack peak 4.0 GiB), 28,000/s with 2,000
+    (5.7 GiB), and 5,000 ran the driver out of heap (docs/benchmarks.md).
 
     "starting" is published as soon as the lock is held, before Spark starts (a minute on a
     busy machine): observers must not take a starting job for a dead one and launch a

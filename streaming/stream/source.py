@@ -27,7 +27,7 @@ ARROW_SCHEMA = pa.schema([
     ("shard_id", pa.string()), ("sequence_number", pa.string()), ("partition_key", pa.string()),
     ("approximate_arrival_timestamp", pa.timestamp("us", tz="UTC")), ("data", pa.binary()),
 ])
-DEFAULT_MAX_RECORDS_PER_SHARD = 10000
+DEFAULT_MAX_RECORDS_PER_SHARD = 1000
 GET_RECORDS_LIMIT = 10000
 # Once a shard's read reaches its tip, the next read waits this long: AWS serves at most five
 # GetRecords a second per shard (shared by every consumer), so a reader caught up with the

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -51,6 +51,8 @@ STRING_FIELDS = (
 ELEMENT_FIELDS = ("id", "text", "selector")
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 ELEMENT = pa.struct([(name, pa.string()) for name in ELEMENT_FIELDS])
 PROPERTIES = pa.map_(pa.string(), pa.string())
 BRONZE_TYPES = {
@@ -239,7 +241,13 @@ class _Rows:
             return pa.array([_text(value) for value in values], pa.string())
 
     def timestamps(self, name: str) -> pa.Array:
-        return pa.array([parse_timestamp(event.get(name)) for event in self.events], TIMESTAMP)
+        """Microseconds since the epoch, computed here: pyarrow drops a datetime's UTC offset
+        when PYARROW_IGNORE_TIMEZONE is set, which importing pyspark.pandas does."""
+        micros = []
+        for event in self.events:
+            moment = parse_timestamp(event.get(name))
+            micros.append(None if moment is None else (moment - EPOCH) // MICROSECOND)
+        return pa.array(micros, pa.int64()).cast(TIMESTAMP)
 
 
 def _blank_id(values: pa.Array) -> pa.Array:
@@ -334,7 +342,8 @@ def sink_rows(records: pa.Table | pa.RecordBatch, now: datetime | None = None) -
         "raw_record": raw,
         "reason": reason,
         "kinesis_record_index": index,
-        "quarantined_at": pa.array([now] * count, TIMESTAMP),
+        "quarantined_at": pa.array([(now - EPOCH) // MICROSECOND] * count, pa.int64()).cast(
+            TIMESTAMP),
         "quarantine_date": pa.array([now.date()] * count, pa.date32()),
         "sink_table": pc.if_else(bad, "quarantine", "bronze"),
         "dedup_key": pc.if_else(bad, position, columns["event_id"]),

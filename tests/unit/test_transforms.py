@@ -60,6 +60,15 @@ def aggregated(*events: dict) -> bytes:
     return one.data
 
 
+def test_a_time_with_an_offset_is_stored_as_its_instant_whatever_pyarrow_is_told(monkeypatch):
+    """pyspark.pandas sets PYARROW_IGNORE_TIMEZONE on import, and pyarrow then drops a
+    datetime's offset: the transform must not depend on it."""
+    monkeypatch.setenv("PYARROW_IGNORE_TIMEZONE", "1")
+    [row], _ = sink_tables([orjson.dumps(record(event_time="2026-11-24T23:59:59.5+01:00"))])
+    assert row["event_time"] == datetime(2026, 11, 24, 22, 59, 59, 500000, tzinfo=UTC)
+    assert row["received_at"] == datetime(2026, 11, 25, 10, 0, 0, 123456, tzinfo=UTC)
+
+
 def test_valid_record_becomes_a_typed_bronze_row():
     good = record()
     [row], quarantined = sink_tables([orjson.dumps(good)])
