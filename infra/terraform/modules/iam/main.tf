@@ -124,7 +124,60 @@ data "aws_iam_policy_document" "glue_assume" {
   }
 }
 
+# What every Glue job of the stack needs to run in the VPC, whatever it reads and writes:
+# its network connection, its logs, its network interfaces and Glue's metrics.
+data "aws_iam_policy_document" "glue_runtime" {
+  statement {
+    sid     = "UseTheNetworkConnection"
+    actions = ["glue:GetConnection"]
+    resources = [
+      "arn:${local.partition}:glue:${local.arn_tail}:catalog",
+      "arn:${local.partition}:glue:${local.arn_tail}:connection/${var.glue_connection_name}",
+    ]
+  }
+
+  statement {
+    sid       = "WriteGlueLogs"
+    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"]
+    resources = [local.glue_log_groups, "${local.glue_log_groups}:log-stream:*"]
+  }
+
+  statement {
+    sid       = "ManageOwnNetworkInterfaces"
+    actions   = ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:CreateTags", "ec2:DeleteTags"]
+    resources = local.eni_resources
+  }
+
+  statement {
+    sid = "UnscopableDescribe"
+    actions = [
+      "ec2:DescribeNetworkInterfaces", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroups",
+      "ec2:DescribeSubnets", "ec2:DescribeVpcEndpoints",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "DescribeTheVpc"
+    actions   = ["ec2:DescribeVpcAttribute"]
+    resources = ["arn:${local.partition}:ec2:${local.arn_tail}:vpc/${var.vpc_id}"]
+  }
+
+  statement {
+    sid       = "PublishGlueMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = ["Glue"]
+    }
+  }
+}
+
 data "aws_iam_policy_document" "glue" {
+  source_policy_documents = [data.aws_iam_policy_document.glue_runtime.json]
+
   statement {
     sid       = "ReadTheSuppressionListSalt"
     actions   = ["secretsmanager:GetSecretValue"]
@@ -175,53 +228,6 @@ data "aws_iam_policy_document" "glue" {
       "arn:${local.partition}:glue:${local.arn_tail}:table/${var.glue_database_name}/*",
     ]
   }
-
-  statement {
-    sid     = "UseTheNetworkConnection"
-    actions = ["glue:GetConnection"]
-    resources = [
-      "arn:${local.partition}:glue:${local.arn_tail}:catalog",
-      "arn:${local.partition}:glue:${local.arn_tail}:connection/${var.glue_connection_name}",
-    ]
-  }
-
-  statement {
-    sid       = "WriteGlueLogs"
-    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"]
-    resources = [local.glue_log_groups, "${local.glue_log_groups}:log-stream:*"]
-  }
-
-  statement {
-    sid       = "ManageOwnNetworkInterfaces"
-    actions   = ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:CreateTags", "ec2:DeleteTags"]
-    resources = local.eni_resources
-  }
-
-  statement {
-    sid = "UnscopableDescribe"
-    actions = [
-      "ec2:DescribeNetworkInterfaces", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroups",
-      "ec2:DescribeSubnets", "ec2:DescribeVpcEndpoints",
-    ]
-    resources = ["*"]
-  }
-
-  statement {
-    sid       = "DescribeTheVpc"
-    actions   = ["ec2:DescribeVpcAttribute"]
-    resources = ["arn:${local.partition}:ec2:${local.arn_tail}:vpc/${var.vpc_id}"]
-  }
-
-  statement {
-    sid       = "PublishGlueMetrics"
-    actions   = ["cloudwatch:PutMetricData"]
-    resources = ["*"]
-    condition {
-      test     = "StringEquals"
-      variable = "cloudwatch:namespace"
-      values   = ["Glue"]
-    }
-  }
 }
 
 resource "aws_iam_role" "glue" {
@@ -240,6 +246,8 @@ resource "aws_iam_role_policy" "glue" {
 # Pipes messages (streaming/lake/build_job.py); no stream, checkpoint or secret.
 
 data "aws_iam_policy_document" "glue_models" {
+  source_policy_documents = [data.aws_iam_policy_document.glue_runtime.json]
+
   statement {
     sid       = "ListLakeAndScriptBuckets"
     actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
@@ -279,53 +287,6 @@ data "aws_iam_policy_document" "glue_models" {
     sid       = "UseTheDataKey"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
     resources = [var.data_key_arn]
-  }
-
-  statement {
-    sid     = "UseTheNetworkConnection"
-    actions = ["glue:GetConnection"]
-    resources = [
-      "arn:${local.partition}:glue:${local.arn_tail}:catalog",
-      "arn:${local.partition}:glue:${local.arn_tail}:connection/${var.glue_connection_name}",
-    ]
-  }
-
-  statement {
-    sid       = "WriteGlueLogs"
-    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"]
-    resources = [local.glue_log_groups, "${local.glue_log_groups}:log-stream:*"]
-  }
-
-  statement {
-    sid       = "ManageOwnNetworkInterfaces"
-    actions   = ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:CreateTags", "ec2:DeleteTags"]
-    resources = local.eni_resources
-  }
-
-  statement {
-    sid = "UnscopableDescribe"
-    actions = [
-      "ec2:DescribeNetworkInterfaces", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroups",
-      "ec2:DescribeSubnets", "ec2:DescribeVpcEndpoints",
-    ]
-    resources = ["*"]
-  }
-
-  statement {
-    sid       = "DescribeTheVpc"
-    actions   = ["ec2:DescribeVpcAttribute"]
-    resources = ["arn:${local.partition}:ec2:${local.arn_tail}:vpc/${var.vpc_id}"]
-  }
-
-  statement {
-    sid       = "PublishGlueMetrics"
-    actions   = ["cloudwatch:PutMetricData"]
-    resources = ["*"]
-    condition {
-      test     = "StringEquals"
-      variable = "cloudwatch:namespace"
-      values   = ["Glue"]
-    }
   }
 }
 
