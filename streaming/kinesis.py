@@ -124,13 +124,19 @@ def ensure_stream(client, stream_name: str, shard_count: int, timeout: float = 3
     raise TimeoutError(f"stream {stream_name} did not become ACTIVE within {timeout}s")
 
 
-def list_shard_ids(client, stream_name: str) -> list[str]:
-    shards: list[str] = []
+def list_shards(client, stream_name: str) -> list[dict]:
+    """Every shard of the stream, open or closed, as ListShards describes it (ids, parents,
+    sequence number ranges), all pages."""
+    shards: list[dict] = []
     kwargs = {"StreamName": stream_name}
     while True:
         response = client.list_shards(**kwargs)
-        shards += [s["ShardId"] for s in response["Shards"]]
+        shards += response["Shards"]
         token = response.get("NextToken")
         if not token:
             return shards
         kwargs = {"NextToken": token}
+
+
+def list_shard_ids(client, stream_name: str) -> list[str]:
+    return [shard["ShardId"] for shard in list_shards(client, stream_name)]

@@ -70,10 +70,12 @@ class Settings:
     max_records_per_shard: int = setting("CLICKSTREAM_MAX_RECORDS_PER_SHARD", 1000)
     catch_up_records_per_shard: int = setting("CLICKSTREAM_CATCH_UP_RECORDS_PER_SHARD", 1000)
     # How long the job's reader waits before asking a caught-up shard again. AWS serves five
-    # GetRecords a second per shard, shared by every consumer: 200 ms there. kinesalite has
-    # no such limit, and each poll's wait is latency (p50 at 2,000 events/s: 0.58 s at 200 ms,
-    # 0.46 s at 50 ms; docs/benchmarks.md): 50 ms in embedded mode.
-    kinesis_poll_ms: int = setting("CLICKSTREAM_KINESIS_POLL_MS", 200)
+    # GetRecords a second per shard, shared by every consumer: 1,000 ms there leaves four of
+    # them to the others (the polling default of Kinesis's own client library; 200 ms when the
+    # job is the stream's only consumer). kinesalite has no such limit, and each poll's wait
+    # is latency (p50 at 2,000 events/s: 0.58 s at 200 ms, 0.46 s at 50 ms;
+    # docs/benchmarks.md): 50 ms in embedded mode.
+    kinesis_poll_ms: int = setting("CLICKSTREAM_KINESIS_POLL_MS", 1000)
     write_keys: str = setting("CLICKSTREAM_WRITE_KEYS", f"{DEV_SITE}:{DEV_WRITE_KEY}")
     write_keys_file: str = setting("CLICKSTREAM_WRITE_KEYS_FILE", "")
     write_keys_secret: str = setting("CLICKSTREAM_WRITE_KEYS_SECRET", "")
@@ -197,7 +199,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "write_keys": f"{DEV_SITE}:{DEV_WRITE_KEY}" if dev_keys else "",
         "allowed_origins": DEV_ALLOWED_ORIGINS if embedded else "",
         "rate_limit_burst": int(float(values.get("rate_limit_rps", 2000.0)) * 2),
-        "kinesis_poll_ms": 50 if embedded else 200,
+        "kinesis_poll_ms": 50 if embedded else 1000,
     }
     values = {**derived, **values}
     values["lake_uri"] = values["lake_uri"].rstrip("/")

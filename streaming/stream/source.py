@@ -4,6 +4,11 @@ Used where no JVM Kinesis source is available (embedded mode: the awslabs connec
 on Maven Central). Offsets are per-shard sequence numbers, so Spark's checkpoint makes a
 restart exact: a batch planned before a crash is re-read between the same sequence numbers,
 and nothing after the last committed batch is skipped.
+
+Resharding: a shard that a split or merge closed is read to its end, then listed in the
+offset's `finished` and never polled again; a child shard is read only once every parent it
+still has in the stream is finished, so a partition key's records come in Kinesis's order
+across a reshard (what Kinesis's own client library guarantees).
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ DEFAULT_IDLE_SLEEP_MS = 200
 READ_ATTEMPTS = 20
 
 
-Fetch = Callable[[str | None, int], tuple[list[dict], bool]]
+# (records, at the shard's tip, the shard is closed and read to its end)
+Fetch = Callable[[str | None, int], tuple[list[dict], bool, bool]]
 
 
 def record_batch(shard: str, records: list[dict]) -> pa.RecordBatch:
@@ -89,6 +95,7 @@ class ShardPrefetcher:
         self.after = after
         self.buffer: list[dict] = []
         self.at_tip = False
+        self.ended = False
         self.error: Exception | None = None
         self.closed = False
         self.changed = threading.Condition()
@@ -99,7 +106,8 @@ class ShardPrefetcher:
 
     def take(self, after: str | None, limit: int, wait: float = 60.0) -> list[dict] | None:
         """Up to `limit` records after `after`, waiting (at most `wait` s) until the buffer
-        holds `limit` or reached the tip; None when the buffer is elsewhere."""
+        holds `limit` or reached the tip; None when the buffer is elsewhere. `finished` tells
+        afterwards whether that was the last of a closed shard."""
         with self.changed:
             if after != self.after:
                 return None
@@ -112,6 +120,12 @@ class ShardPrefetcher:
                 self.after = taken[-1]["SequenceNumber"]
             self.changed.notify_all()
             return taken
+
+    @property
+    def finished(self) -> bool:
+        """The shard is closed and everything it held has been taken."""
+        with self.changed:
+            return self.ended and not self.buffer
 
     def close(self) -> None:
         with self.changed:
@@ -126,7 +140,7 @@ class ShardPrefetcher:
                     return
                 tail, wanted = self._tail(), self.limit - len(self.buffer)
             try:
-                records, at_tip = self.fetch(tail, wanted)
+                records, at_tip, ended = self.fetch(tail, wanted)
             except Exception as exc:  # handed to the query by the next take()
                 with self.changed:
                     self.error = exc
@@ -135,8 +149,10 @@ class ShardPrefetcher:
             with self.changed:
                 if self._tail() == tail:
                     self.buffer.extend(records)
-                    self.at_tip = at_tip
+                    self.at_tip, self.ended = at_tip or ended, ended
                     self.changed.notify_all()
+                    if ended:  # a closed shard read to its end is not asked again
+                        return
             if at_tip:
                 time.sleep(self.idle_sleep)
 
@@ -165,13 +181,16 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
             self._client = _client(self.options)
         return self._client
 
-    def _shards(self) -> list[str]:
-        from streaming.kinesis import list_shard_ids
+    def _shards(self) -> dict[str, tuple[str, ...]]:
+        """The stream's shards and the parents each was split or merged from."""
+        from streaming.kinesis import list_shards
 
-        return sorted(list_shard_ids(self.client, self.stream))
+        return {shard["ShardId"]: tuple(parent for parent in (
+                    shard.get("ParentShardId"), shard.get("AdjacentParentShardId")) if parent)
+                for shard in list_shards(self.client, self.stream)}
 
     def initialOffset(self) -> dict:
-        return {"shards": {shard: None for shard in self._shards()}}
+        return {"shards": {shard: None for shard in sorted(self._shards())}}
 
     def _iterator(self, shard: str, after: str | None) -> str:
         cached = self.iterators.pop((shard, after), None)
@@ -184,10 +203,11 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
             kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=after)
         return self.client.get_shard_iterator(**kwargs)["ShardIterator"]
 
-    def _get(self, shard: str, after: str | None, limit: int) -> tuple[list[dict], bool]:
-        """One GetRecords call after `after`, for at most GetRecords' own 10,000 records, and
-        whether it reached the shard's tip (fewer records than asked, and not behind);
-        remembers the next iterator for the next call."""
+    def _get(self, shard: str, after: str | None, limit: int) -> tuple[list[dict], bool, bool]:
+        """One GetRecords call after `after`, for at most GetRecords' own 10,000 records,
+        whether it reached the shard's tip (fewer records than asked, and not behind), and
+        whether the shard is closed and read to its end (no next iterator); remembers the
+        next iterator for the next call."""
         limit = min(limit, GET_RECORDS_LIMIT)
         iterator = self._iterator(shard, after)
         try:
@@ -198,49 +218,70 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
                                                Limit=limit)
         records = response["Records"]
         last = records[-1]["SequenceNumber"] if records else after
-        if response.get("NextShardIterator"):
-            self.iterators[(shard, last)] = response["NextShardIterator"]
-        return records, len(records) < limit and not response.get("MillisBehindLatest")
+        if not response.get("NextShardIterator"):
+            return records, True, True
+        self.iterators[(shard, last)] = response["NextShardIterator"]
+        return records, len(records) < limit and not response.get("MillisBehindLatest"), False
 
-    def _read(self, shard: str, after: str | None) -> list[dict]:
-        """Up to a batch's worth of records after `after`, in as many calls as it takes."""
+    def _read(self, shard: str, after: str | None) -> tuple[list[dict], bool]:
+        """Up to a batch's worth of records after `after`, in as many calls as it takes, and
+        whether they are the last of a closed shard."""
         records: list[dict] = []
         while len(records) < self.max_records:
-            more, at_tip = self._get(shard, records[-1]["SequenceNumber"] if records else after,
-                                     self.max_records - len(records))
+            more, at_tip, ended = self._get(
+                shard, records[-1]["SequenceNumber"] if records else after,
+                self.max_records - len(records))
             records += more
+            if ended:
+                return records, True
             if at_tip:
                 break
-        return records
+        return records, False
 
-    def _next_records(self, shard: str, after: str | None) -> list[dict]:
-        """What the shard's prefetcher holds after `after`; a direct read (and a prefetcher
-        from there on) when it reads elsewhere, as on the first batch after a start."""
+    def _next_records(self, shard: str, after: str | None) -> tuple[list[dict], bool]:
+        """What the shard's prefetcher holds after `after`, and whether that finishes a closed
+        shard; a direct read (and a prefetcher from there on) when it reads elsewhere, as on
+        the first batch after a start."""
         prefetcher = self.prefetchers.get(shard)
         records = prefetcher.take(after, self.max_records) if prefetcher else None
-        if records is None:
-            if prefetcher:
-                prefetcher.close()
-            records = self._read(shard, after)
+        if records is not None:
+            return records, prefetcher.finished
+        if prefetcher:
+            prefetcher.close()
+        records, finished = self._read(shard, after)
+        if not finished:
             tail = records[-1]["SequenceNumber"] if records else after
             self.prefetchers[shard] = ShardPrefetcher(
                 lambda position, limit: self._get(shard, position, limit), tail,
                 self.max_records, self.idle_sleep)
-        return records
+        return records, finished
 
     def read(self, start: dict) -> tuple[Iterator[pa.RecordBatch], dict]:
         positions = dict(start["shards"])
-        for shard in self._shards():
+        finished = set(start.get("finished", []))
+        parents = self._shards()
+        for shard in parents:
             positions.setdefault(shard, None)
         batches: list[pa.RecordBatch] = []
         for shard in sorted(positions):
-            records = self._next_records(shard, positions[shard])
+            waiting = any(parent in parents and parent not in finished
+                          for parent in parents.get(shard, ()))
+            if shard in finished or shard not in parents or waiting:
+                continue  # done, expired from the stream, or after a parent not yet read
+            records, done = self._next_records(shard, positions[shard])
             if records:
                 batches.append(record_batch(shard, records))
                 positions[shard] = records[-1]["SequenceNumber"]
+            if done:
+                finished.add(shard)
+                if prefetcher := self.prefetchers.pop(shard, None):
+                    prefetcher.close()
         if not batches:
             time.sleep(self.idle_sleep)
-        return iter(batches), {"shards": dict(sorted(positions.items()))}
+        offset: dict = {"shards": dict(sorted(positions.items()))}
+        if finished:
+            offset["finished"] = sorted(finished)
+        return iter(batches), offset
 
     def readBetweenOffsets(self, start: dict, end: dict) -> Iterator[pa.RecordBatch]:
         """Replays a planned batch exactly: from each shard's start up to its end sequence."""
@@ -250,7 +291,7 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
             if stop is None or (position is not None and int(position) >= int(stop)):
                 continue
             while position is None or int(position) < int(stop):
-                records, _ = self._get(shard, position, self.max_records)
+                records, _, _ = self._get(shard, position, self.max_records)
                 if not records:
                     raise RuntimeError(f"shard {shard} ended before sequence {stop}; "
                                        "records expired from the stream's retention?")

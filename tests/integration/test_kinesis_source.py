@@ -99,3 +99,90 @@ def test_compressed_aggregates_come_out_inflated_and_other_records_as_they_were(
         data += pa.Table.from_batches(list(batches), schema=ARROW_SCHEMA)["data"].to_pylist()
     inflated = b'{"clickstream_aggregate":1,"events":[' + b",".join(e for _, e in events) + b"]}"
     assert sorted(data) == sorted([inflated, corrupt, b"plain"])
+
+
+def wait_active(client, name: str) -> None:
+    deadline = time.monotonic() + 30
+    while client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"][
+            "StreamStatus"] != "ACTIVE":
+        assert time.monotonic() < deadline, "the stream stayed UPDATING"
+        time.sleep(0.1)
+
+
+def counting_reads(source: KinesisStreamReader) -> Counter:
+    """GetRecords calls per shard, counted on the reader's own call."""
+    calls: Counter = Counter()
+    get = source._get
+
+    def counted(shard, after, limit):
+        calls[shard] += 1
+        return get(shard, after, limit)
+
+    source._get = counted
+    return calls
+
+
+def batches_until(source: KinesisStreamReader, offset: dict, expected: int
+                  ) -> tuple[list[list[tuple[str, str]]], dict]:
+    """(shard, data) of each batch until `expected` records came back and, after that, three
+    more batches (idle); the last offset."""
+    batches, deadline, idle = [], time.monotonic() + 30, 0
+    while idle < 3 and time.monotonic() < deadline:
+        read, offset = source.read(offset)
+        table = pa.Table.from_batches(list(read), schema=ARROW_SCHEMA)
+        batches.append(list(zip(table["shard_id"].to_pylist(),
+                                [d.decode() for d in table["data"].to_pylist()], strict=True)))
+        idle += sum(map(len, batches)) >= expected
+    return batches, offset
+
+
+def test_after_a_split_children_are_read_once_the_parent_is_finished_and_it_is_not_polled_again(
+        kinesis):
+    settings, client = kinesis.settings, kinesis_client(kinesis.settings)
+    name = f"split-{uuid.uuid4().hex[:8]}"
+    ensure_stream(client, name, 1)
+    put(settings, name, range(60))
+    [parent] = client.list_shards(StreamName=name)["Shards"]
+    middle = str(int(parent["HashKeyRange"]["EndingHashKey"]) // 2)
+    client.split_shard(StreamName=name, ShardToSplit=parent["ShardId"], NewStartingHashKey=middle)
+    wait_active(client, name)
+    put(settings, name, range(60, 120))
+    source = reader(settings, name)
+    calls = counting_reads(source)
+
+    batches, offset = batches_until(source, source.initialOffset(), 120)
+
+    read = [data for batch in batches for _, data in batch]
+    assert sorted(read) == sorted(f"record-{i}" for i in range(120)) and len(set(read)) == 120
+    shards = [{shard for shard, _ in batch} for batch in batches]
+    last_parent = max(n for n, found in enumerate(shards) if parent["ShardId"] in found)
+    first_child = min(n for n, found in enumerate(shards) if found - {parent["ShardId"]})
+    assert last_parent < first_child, "a child was read before its parent was finished"
+    assert offset["finished"] == [parent["ShardId"]]
+    polls = calls[parent["ShardId"]]
+    batches_until(source, offset, 0)
+    assert calls[parent["ShardId"]] == polls, "a finished shard was polled again"
+
+
+def test_after_a_merge_the_child_waits_for_both_parents(kinesis):
+    settings, client = kinesis.settings, kinesis_client(kinesis.settings)
+    name = f"merge-{uuid.uuid4().hex[:8]}"
+    ensure_stream(client, name, 2)
+    put(settings, name, range(80))
+    first, second = sorted(s["ShardId"] for s in client.list_shards(StreamName=name)["Shards"])
+    client.merge_shards(StreamName=name, ShardToMerge=first, AdjacentShardToMerge=second)
+    wait_active(client, name)
+    put(settings, name, range(80, 100))
+    source = reader(settings, name)
+
+    batches, offset = batches_until(source, source.initialOffset(), 100)
+
+    read = [data for batch in batches for _, data in batch]
+    assert sorted(read) == sorted(f"record-{i}" for i in range(100))
+    parents = {first, second}
+    last_parent = max(n for n, batch in enumerate(batches) if {s for s, _ in batch} & parents)
+    first_child = min(n for n, batch in enumerate(batches) if {s for s, _ in batch} - parents)
+    assert last_parent < first_child
+    assert offset["finished"] == sorted(parents)
+    restarted, _ = batches_until(reader(settings, name), offset, 0)
+    assert [data for batch in restarted for _, data in batch] == [], "a restart read twice"

@@ -34,7 +34,7 @@ def test_defaults_follow_the_mode_and_other_settings():
     aws = load_settings({"CLICKSTREAM_MODE": "aws", "AWS_DEFAULT_REGION": "eu-west-1"})
     assert (aws.kinesis_endpoint_url, aws.ip_hash_salt, aws.write_keys) == (None, "", "")
     assert aws.region == "eu-west-1"
-    assert (embedded.kinesis_poll_ms, aws.kinesis_poll_ms) == (50, 200)  # AWS: 5 reads/s a shard
+    assert (embedded.kinesis_poll_ms, aws.kinesis_poll_ms) == (50, 1000)  # AWS: 1 of 5 reads/s a shard
     with pytest.raises(ValueError, match="CLICKSTREAM_MODE"):
         load_settings({"CLICKSTREAM_MODE": "cloud"})
 
