@@ -222,18 +222,30 @@ def restore_table(uri: str, version: int, storage: dict[str, str] | None) -> dic
                                                             commit_properties=commit_properties())
 
 
+def vanished_log(exc: BaseException) -> bool:
+    """A log file listed a moment ago was gone when read: another writer truncated the
+    table's history in between (an erasure's purge, `DeltaTarget.truncate_history`)."""
+    return isinstance(exc, FileNotFoundError) and "_delta_log" in str(exc)
+
+
 def retried(action: Callable[[], T], what: str) -> T:
     """`action` (a whole operation: read the table, write, commit), run again on a fresh
     snapshot when its commit loses a logical conflict, which `max_commit_retries` does not
-    retry. delta-rs 1.6 fails an append whose commit meets a concurrent DELETE ("a concurrent
-    transaction deleted data this operation read") and a DELETE that meets an append,
-    whatever the table's isolation level, and any commit that meets a metadata change: an
-    erasure beside the running stream met all three."""
+    retry, or when the log it read was truncated under it (`vanished_log`). delta-rs 1.6
+    fails an append whose commit meets a concurrent DELETE ("a concurrent transaction deleted
+    data this operation read") and a DELETE that meets an append, whatever the table's
+    isolation level, and any commit that meets a metadata change: an erasure beside the
+    running stream met all three, and two erasures at once the truncated log."""
     for _ in range(CONFLICT_ATTEMPTS - 1):
         try:
             return action()
         except CommitFailedError as exc:
             log.info("%s lost to a concurrent commit, running it again: %s", what, exc)
+        except FileNotFoundError as exc:
+            if not vanished_log(exc):
+                raise
+            log.info("%s read a log file another writer removed, running it again: %s",
+                     what, exc)
     return action()
 
 

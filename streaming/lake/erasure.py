@@ -48,7 +48,7 @@ import pyarrow.compute as pc
 from streaming import erased
 from streaming.lake import audit, suppression, tables
 from streaming.lake.audit import AuditTrail, Request, Step
-from streaming.lake.delta import target
+from streaming.lake.delta import retried, target
 from streaming.lake.subject import (
     ID_FIELDS,
     PERSONAL_TABLES,
@@ -174,7 +174,8 @@ def verify(settings: Settings, hashes: frozenset[str], salt: str) -> dict[str, V
     def match(value: str) -> bool:
         return erased.subject_hash(value, salt) in hashes
 
-    return {table.name: scan_versions(table.uri(settings), table, match)
+    return {table.name: retried(lambda t=table: scan_versions(t.uri(settings), t, match),
+                                f"verifying {table.name}")
             for table in PERSONAL_TABLES}
 
 
@@ -272,7 +273,8 @@ def _erase_pass(settings: Settings, trail: AuditTrail, request: Request, ids: se
             outcome.deletes.setdefault(table.name, []).append(metrics)
 
     for table in DELETE_ORDER:
-        step, metrics = delete_rows(settings, table, ids)
+        step, metrics = retried(lambda t=table: delete_rows(settings, t, ids),
+                                f"deleting from {table.name}")
         trail.record(request, step, now())
         removed(table, step, metrics)
     timed("delete")
@@ -282,12 +284,13 @@ def _erase_pass(settings: Settings, trail: AuditTrail, request: Request, ids: se
             trail.record(request, Step(audit.REBUILT, name, version, partitions=days), now())
         outcome.gold_rebuilt = days
     timed("rebuild_gold")
-    step, metrics = delete_rows(settings, tables.IDENTITIES, ids)
+    step, metrics = retried(lambda: delete_rows(settings, tables.IDENTITIES, ids),
+                            f"deleting from {tables.IDENTITIES.name}")
     trail.record(request, step, now())
     removed(tables.IDENTITIES, step, metrics)
     timed("delete")
     for table in (*PERSONAL_TABLES, *(GOLD_TABLES if days else ())):
-        step = purge(settings, table)
+        step = retried(lambda t=table: purge(settings, t), f"purging {table.name}")
         trail.record(request, step, now())
         outcome.files_purged[table.name] = outcome.files_purged.get(table.name, 0) + (
             step.files_purged or 0)
