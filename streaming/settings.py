@@ -69,6 +69,9 @@ class Settings:
     dedup_window: str = setting("CLICKSTREAM_DEDUP_WINDOW", "10 minutes")
     max_records_per_shard: int = setting("CLICKSTREAM_MAX_RECORDS_PER_SHARD", 1000)
     catch_up_records_per_shard: int = setting("CLICKSTREAM_CATCH_UP_RECORDS_PER_SHARD", 1000)
+    # And at most this many from all shards together: a batch is in the driver's memory at
+    # once, so its size must not grow with the shard count (streaming.stream.source.shard_limit).
+    max_records_per_batch: int = setting("CLICKSTREAM_MAX_RECORDS_PER_BATCH", 2000)
     # How long the job's reader waits before asking a caught-up shard again. AWS serves five
     # GetRecords a second per shard, shared by every consumer: 1,000 ms there leaves four of
     # them to the others (the polling default of Kinesis's own client library; 200 ms when the

@@ -36,7 +36,7 @@ from streaming.lake.suppression import listed_rows, suppressed, suppression_targ
 from streaming.settings import Settings, glue_arguments_to_env, load_settings
 from streaming.stream.dedup import RecentKeys, rebuild, window_seconds
 from streaming.stream.source import ARROW_SCHEMA as SOURCE_SCHEMA
-from streaming.stream.source import SOURCE_NAME, KinesisDataSource
+from streaming.stream.source import SOURCE_NAME, KinesisDataSource, shard_limit
 from streaming.stream.status import (
     EXIT_CHECKPOINT_BUSY,
     PROGRESS_LOG,
@@ -181,6 +181,7 @@ def start_query(spark: SparkSession, settings: Settings) -> StreamingQuery:
     reader = spark.readStream.format(SOURCE_NAME).option("streamName", settings.stream_name)
     reader = reader.option("region", settings.region).option(
         "maxRecordsPerShard", str(settings.max_records_per_shard)).option(
+        "maxRecordsPerBatch", str(settings.max_records_per_batch)).option(
         "idleSleepMs", str(settings.kinesis_poll_ms))
     if settings.kinesis_endpoint_url:
         reader = reader.option("endpointUrl", settings.kinesis_endpoint_url)
@@ -195,17 +196,22 @@ def drain(query: StreamingQuery, settings: Settings, poll_seconds: float = 0.5) 
     batch that was not full (every shard's read reached what the shard held) or found nothing.
 
     Spark's available-now trigger cannot drain a Python source: with no admission control the
-    source's first read is the whole "available" range, so it would stop after one batch of
-    at most `max_records_per_shard` records per shard. Replays of a batch planned before a crash are
-    not counted: they say nothing about what waits after them.
+    source's first read is the whole "available" range, so it would stop after one batch.
+    Replays of a batch planned before a crash are not counted: they say nothing about what
+    waits after them.
     """
+    from streaming.kinesis import kinesis_client, list_shard_ids
     from streaming.stream.backlog import planned_batch
 
     replayed = planned_batch(settings.bronze_checkpoint_uri)
+    # What a full read of one shard returns (the reader splits the batch's records between
+    # the shards it reads; all listed shards are at least as many, so this errs on reading on)
+    full = shard_limit(settings.max_records_per_shard, settings.max_records_per_batch,
+                       len(list_shard_ids(kinesis_client(settings), settings.stream_name)))
     while not query.awaitTermination(poll_seconds):
         progress = query.lastProgress
         if (progress and (replayed is None or progress["batchId"] > replayed)
-                and progress["numInputRows"] < settings.max_records_per_shard):
+                and progress["numInputRows"] < full):
             log.info("caught up after batch %s (%s rows): stopping", progress["batchId"],
                      progress["numInputRows"])
             query.stop()

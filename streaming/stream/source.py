@@ -33,6 +33,7 @@ ARROW_SCHEMA = pa.schema([
     ("approximate_arrival_timestamp", pa.timestamp("us", tz="UTC")), ("data", pa.binary()),
 ])
 DEFAULT_MAX_RECORDS_PER_SHARD = 1000
+DEFAULT_MAX_RECORDS_PER_BATCH = 2000
 GET_RECORDS_LIMIT = 10000
 # Once a shard's read reaches its tip, the next read waits this long: AWS serves at most five
 # GetRecords a second per shard (shared by every consumer), so a reader caught up with the
@@ -157,6 +158,14 @@ class ShardPrefetcher:
                 time.sleep(self.idle_sleep)
 
 
+def shard_limit(per_shard: int, per_batch: int, shards: int) -> int:
+    """How many records a batch reads from each of `shards`: at most `per_shard`, and
+    `per_batch` between them all. The whole batch is in the driver's memory at once (an
+    aggregate holds 20-60 events, ~30 KB inflated), so its size must not grow with the
+    stream's shard count: 16 shards of 1,000 records ran the driver out of heap."""
+    return max(1, min(per_shard, per_batch // max(1, shards)))
+
+
 class KinesisStreamReader(SimpleDataSourceStreamReader):
     """Reads every shard on the driver, up to a bounded number of records per batch, each
     shard read ahead by a `ShardPrefetcher` (replays after a restart read directly)."""
@@ -164,6 +173,7 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
     def __init__(self, options: dict[str, str]) -> None:
         self.stream = options["streamname"]
         self.max_records = int(options.get("maxrecordspershard", DEFAULT_MAX_RECORDS_PER_SHARD))
+        self.max_batch = int(options.get("maxrecordsperbatch", DEFAULT_MAX_RECORDS_PER_BATCH))
         self.idle_sleep = int(options.get("idlesleepms", DEFAULT_IDLE_SLEEP_MS)) / 1000
         self.options = options
         self._client = None
@@ -223,14 +233,14 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
         self.iterators[(shard, last)] = response["NextShardIterator"]
         return records, len(records) < limit and not response.get("MillisBehindLatest"), False
 
-    def _read(self, shard: str, after: str | None) -> tuple[list[dict], bool]:
-        """Up to a batch's worth of records after `after`, in as many calls as it takes, and
-        whether they are the last of a closed shard."""
+    def _read(self, shard: str, after: str | None, limit: int) -> tuple[list[dict], bool]:
+        """Up to `limit` records after `after`, in as many calls as it takes, and whether
+        they are the last of a closed shard."""
         records: list[dict] = []
-        while len(records) < self.max_records:
+        while len(records) < limit:
             more, at_tip, ended = self._get(
                 shard, records[-1]["SequenceNumber"] if records else after,
-                self.max_records - len(records))
+                limit - len(records))
             records += more
             if ended:
                 return records, True
@@ -238,17 +248,18 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
                 break
         return records, False
 
-    def _next_records(self, shard: str, after: str | None) -> tuple[list[dict], bool]:
-        """What the shard's prefetcher holds after `after`, and whether that finishes a closed
-        shard; a direct read (and a prefetcher from there on) when it reads elsewhere, as on
-        the first batch after a start."""
+    def _next_records(self, shard: str, after: str | None, limit: int
+                      ) -> tuple[list[dict], bool]:
+        """Up to `limit` records the shard's prefetcher holds after `after`, and whether that
+        finishes a closed shard; a direct read (and a prefetcher from there on) when it reads
+        elsewhere, as on the first batch after a start."""
         prefetcher = self.prefetchers.get(shard)
-        records = prefetcher.take(after, self.max_records) if prefetcher else None
+        records = prefetcher.take(after, limit) if prefetcher else None
         if records is not None:
             return records, prefetcher.finished
         if prefetcher:
             prefetcher.close()
-        records, finished = self._read(shard, after)
+        records, finished = self._read(shard, after, limit)
         if not finished:
             tail = records[-1]["SequenceNumber"] if records else after
             self.prefetchers[shard] = ShardPrefetcher(
@@ -262,13 +273,14 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
         parents = self._shards()
         for shard in parents:
             positions.setdefault(shard, None)
+        readable = [shard for shard in sorted(positions) if shard in parents
+                    and shard not in finished  # done, or expired from the stream
+                    and not any(parent in parents and parent not in finished
+                                for parent in parents[shard])]  # after a parent not yet read
+        limit = shard_limit(self.max_records, self.max_batch, len(readable))
         batches: list[pa.RecordBatch] = []
-        for shard in sorted(positions):
-            waiting = any(parent in parents and parent not in finished
-                          for parent in parents.get(shard, ()))
-            if shard in finished or shard not in parents or waiting:
-                continue  # done, expired from the stream, or after a parent not yet read
-            records, done = self._next_records(shard, positions[shard])
+        for shard in readable:
+            records, done = self._next_records(shard, positions[shard], limit)
             if records:
                 batches.append(record_batch(shard, records))
                 positions[shard] = records[-1]["SequenceNumber"]

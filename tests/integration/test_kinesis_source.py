@@ -186,3 +186,18 @@ def test_after_a_merge_the_child_waits_for_both_parents(kinesis):
     assert offset["finished"] == sorted(parents)
     restarted, _ = batches_until(reader(settings, name), offset, 0)
     assert [data for batch in restarted for _, data in batch] == [], "a restart read twice"
+
+
+def test_a_batch_holds_at_most_its_budget_however_many_shards_the_stream_has(kinesis):
+    """The budget is shared: 8 shards of at most 25 records each would make 200 a batch."""
+    settings = kinesis.settings
+    name = f"wide-{uuid.uuid4().hex[:8]}"
+    ensure_stream(kinesis_client(settings), name, 8)
+    put(settings, name, range(200))
+    source = KinesisStreamReader({"streamname": name, "endpointurl": settings.kinesis_endpoint_url,
+                                  "region": settings.region, "maxrecordspershard": "25",
+                                  "maxrecordsperbatch": "40", "idlesleepms": "20"})
+    seen, _, per_shard = read_all(source, source.initialOffset(), 200)
+    assert sorted(seen) == sorted(f"record-{i}" for i in range(200))
+    assert max(sum(batch.values()) for batch in per_shard) <= 40
+    assert max(n for batch in per_shard for n in batch.values()) == 40 // 8
