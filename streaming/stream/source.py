@@ -34,6 +34,8 @@ ARROW_SCHEMA = pa.schema([
 ])
 DEFAULT_MAX_RECORDS_PER_SHARD = 1000
 DEFAULT_MAX_RECORDS_PER_BATCH = 2000
+# How long a listing of the stream's shards is reused (a reshard is seen within it).
+LISTING_SECONDS = 10.0
 GET_RECORDS_LIMIT = 10000
 # Once a shard's read reaches its tip, the next read waits this long: AWS serves at most five
 # GetRecords a second per shard (shared by every consumer), so a reader caught up with the
@@ -51,15 +53,18 @@ Fetch = Callable[[str | None, int], tuple[list[dict], bool, bool]]
 
 
 def record_batch(shard: str, records: list[dict]) -> pa.RecordBatch:
-    """GetRecords' records as one Arrow batch, compressed aggregates inflated: Spark takes
-    Arrow from a Python source as it is, where tuples are converted field by field in Python
-    (a 10k-row batch took 3.2-4.4 s with tuples, 2.9-3.0 s with Arrow; docs/benchmarks.md)."""
+    """GetRecords' records (inflated by `_get`) as one Arrow batch: Spark takes Arrow from a
+    Python source as it is, where tuples are converted field by field in Python (a 10k-row
+    batch took 3.2-4.4 s with tuples, 2.9-3.0 s with Arrow; docs/benchmarks.md). Arrival
+    times go in as microseconds: pyarrow drops a datetime's zone when PYARROW_IGNORE_TIMEZONE
+    is set."""
+    arrivals = [round(r["ApproximateArrivalTimestamp"].timestamp() * 1_000_000) for r in records]
     return pa.RecordBatch.from_arrays([
         pa.array([shard] * len(records), pa.string()),
         pa.array([r["SequenceNumber"] for r in records], pa.string()),
         pa.array([r["PartitionKey"] for r in records], pa.string()),
-        pa.array([r["ApproximateArrivalTimestamp"] for r in records], pa.timestamp("us", tz="UTC")),
-        pa.array([inflate(r["Data"]) for r in records], pa.binary()),
+        pa.array(arrivals, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+        pa.array([r["Data"] for r in records], pa.binary()),
     ], schema=ARROW_SCHEMA)
 
 
@@ -179,11 +184,14 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
         self._client = None
         self.iterators: dict[tuple[str, str | None], str] = {}
         self.prefetchers: dict[str, ShardPrefetcher] = {}
+        self._listing: tuple[float, dict[str, tuple[str, ...]]] | None = None
+        self._shard_ended = False
 
     def __getstate__(self) -> dict:
         """Spark pickles the reader to replay batches on executors; clients and threads do
         not pickle."""
-        return {**self.__dict__, "_client": None, "iterators": {}, "prefetchers": {}}
+        return {**self.__dict__, "_client": None, "iterators": {}, "prefetchers": {},
+                "_listing": None}
 
     @property
     def client(self):
@@ -191,16 +199,21 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
             self._client = _client(self.options)
         return self._client
 
-    def _shards(self) -> dict[str, tuple[str, ...]]:
-        """The stream's shards and the parents each was split or merged from."""
+    def _shards(self, fresh: bool = False) -> dict[str, tuple[str, ...]]:
+        """The stream's shards and the parents each was split or merged from, listed again
+        after `LISTING_SECONDS` (or when `fresh`): a ListShards call per batch cost the
+        batch's planning 5-10 ms here, more on a busy machine."""
         from streaming.kinesis import list_shards
 
-        return {shard["ShardId"]: tuple(parent for parent in (
-                    shard.get("ParentShardId"), shard.get("AdjacentParentShardId")) if parent)
-                for shard in list_shards(self.client, self.stream)}
+        if fresh or self._listing is None or time.monotonic() - self._listing[0] > LISTING_SECONDS:
+            shards = {shard["ShardId"]: tuple(parent for parent in (
+                          shard.get("ParentShardId"), shard.get("AdjacentParentShardId")) if parent)
+                      for shard in list_shards(self.client, self.stream)}
+            self._listing = (time.monotonic(), shards)
+        return self._listing[1]
 
     def initialOffset(self) -> dict:
-        return {"shards": {shard: None for shard in sorted(self._shards())}}
+        return {"shards": {shard: None for shard in sorted(self._shards(fresh=True))}}
 
     def _iterator(self, shard: str, after: str | None) -> str:
         cached = self.iterators.pop((shard, after), None)
@@ -227,6 +240,8 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
             response = self.client.get_records(ShardIterator=self._iterator(shard, after),
                                                Limit=limit)
         records = response["Records"]
+        for record in records:  # here, in the prefetcher's thread, not while a batch waits
+            record["Data"] = inflate(record["Data"])
         last = records[-1]["SequenceNumber"] if records else after
         if not response.get("NextShardIterator"):
             return records, True, True
@@ -270,7 +285,8 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
     def read(self, start: dict) -> tuple[Iterator[pa.RecordBatch], dict]:
         positions = dict(start["shards"])
         finished = set(start.get("finished", []))
-        parents = self._shards()
+        parents = self._shards(fresh=self._shard_ended)
+        self._shard_ended = False
         for shard in parents:
             positions.setdefault(shard, None)
         readable = [shard for shard in sorted(positions) if shard in parents
@@ -284,8 +300,9 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
             if records:
                 batches.append(record_batch(shard, records))
                 positions[shard] = records[-1]["SequenceNumber"]
-            if done:
+            if done:  # its children may be new to the listing
                 finished.add(shard)
+                self._shard_ended = True
                 if prefetcher := self.prefetchers.pop(shard, None):
                     prefetcher.close()
         if not batches:
