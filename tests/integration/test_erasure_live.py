@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import UTC, datetime
 
 import orjson
 import pytest
 
-from streaming.contract import rfc3339
 from streaming.ingest.enrich import enrich, request_fields
 from streaming.kinesis import kinesis_client, put_events
 from streaming.lake import tables
@@ -35,9 +33,13 @@ PERSON, LOGIN = "person-anon", "person-user"
 OTHERS = [f"visitor-{n}" for n in range(12)]
 
 
+# A fixed instant in the past: the gateway refuses only times ahead of its clock, so the
+# events are the same at any hour (no day boundary between two of them).
+EVENT_TIME = "2026-11-25T10:00:00.000Z"
+
+
 def events(visitor: str, count: int, user_id: str | None = None) -> list[dict]:
-    now = rfc3339(datetime.now(UTC), "milliseconds")
-    return [{"event_id": str(uuid.uuid4()), "event_type": "page_view", "event_time": now,
+    return [{"event_id": str(uuid.uuid4()), "event_type": "page_view", "event_time": EVENT_TIME,
              "anonymous_id": visitor, "session_id": f"{visitor}-s", "schema_version": 1,
              "page_url": f"https://shop.example.com/{n}", **({"user_id": user_id} if user_id else {})}
             for n in range(count)]
