@@ -22,6 +22,7 @@ from pyspark.sql.datasource import DataSource, SimpleDataSourceStreamReader
 from pyspark.sql.types import StructType
 
 from streaming.record_codec import inflate
+from streaming.stream.transforms import timestamp_array
 
 SOURCE_NAME = "kinesis_py"
 SCHEMA = (
@@ -55,15 +56,12 @@ Fetch = Callable[[str | None, int], tuple[list[dict], bool, bool]]
 def record_batch(shard: str, records: list[dict]) -> pa.RecordBatch:
     """GetRecords' records (inflated by `_get`) as one Arrow batch: Spark takes Arrow from a
     Python source as it is, where tuples are converted field by field in Python (a 10k-row
-    batch took 3.2-4.4 s with tuples, 2.9-3.0 s with Arrow; docs/benchmarks.md). Arrival
-    times go in as microseconds: pyarrow drops a datetime's zone when PYARROW_IGNORE_TIMEZONE
-    is set."""
-    arrivals = [round(r["ApproximateArrivalTimestamp"].timestamp() * 1_000_000) for r in records]
+    batch took 3.2-4.4 s with tuples, 2.9-3.0 s with Arrow; docs/benchmarks.md)."""
     return pa.RecordBatch.from_arrays([
         pa.array([shard] * len(records), pa.string()),
         pa.array([r["SequenceNumber"] for r in records], pa.string()),
         pa.array([r["PartitionKey"] for r in records], pa.string()),
-        pa.array(arrivals, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+        timestamp_array(r["ApproximateArrivalTimestamp"] for r in records),
         pa.array([r["Data"] for r in records], pa.binary()),
     ], schema=ARROW_SCHEMA)
 

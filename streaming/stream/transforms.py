@@ -19,7 +19,7 @@ back before the fetch.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -111,7 +111,15 @@ def _text(value: Any) -> str | None:
 
 def _raw(value: Any) -> str:
     """An aggregate member's own text, for quarantine: a string member is its content."""
-    return value if type(value) is str else orjson.dumps(value).decode()
+    return "null" if value is None else _text(value)
+
+
+def timestamp_array(moments: Iterable[datetime | None]) -> pa.Array:
+    """Aware datetimes as Arrow UTC timestamps, through exact microseconds since the epoch:
+    pyarrow drops a datetime's UTC offset when PYARROW_IGNORE_TIMEZONE is set, which importing
+    pyspark.pandas does."""
+    return pa.array([None if moment is None else (moment - EPOCH) // MICROSECOND
+                     for moment in moments], pa.int64()).cast(TIMESTAMP)
 
 
 def _binary(data: bytes) -> str:
@@ -252,13 +260,7 @@ class _Rows:
             return pa.array([_text(value) for value in values], pa.string())
 
     def timestamps(self, name: str) -> pa.Array:
-        """Microseconds since the epoch, computed here: pyarrow drops a datetime's UTC offset
-        when PYARROW_IGNORE_TIMEZONE is set, which importing pyspark.pandas does."""
-        micros = []
-        for event in self.events:
-            moment = parse_timestamp(event.get(name))
-            micros.append(None if moment is None else (moment - EPOCH) // MICROSECOND)
-        return pa.array(micros, pa.int64()).cast(TIMESTAMP)
+        return timestamp_array(parse_timestamp(event.get(name)) for event in self.events)
 
 
 def _blank_id(values: pa.Array) -> pa.Array:
@@ -353,8 +355,7 @@ def sink_rows(records: pa.Table | pa.RecordBatch, now: datetime | None = None) -
         "raw_record": raw,
         "reason": reason,
         "kinesis_record_index": index,
-        "quarantined_at": pa.array([(now - EPOCH) // MICROSECOND] * count, pa.int64()).cast(
-            TIMESTAMP),
+        "quarantined_at": timestamp_array([now] * count),
         "quarantine_date": pa.array([now.date()] * count, pa.date32()),
         "sink_table": pc.if_else(bad, "quarantine", "bronze"),
         "dedup_key": pc.if_else(bad, position, columns["event_id"]),

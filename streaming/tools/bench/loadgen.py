@@ -76,6 +76,11 @@ def open_loop(url: str, rate: float, duration: float, visitors: int,
     slots = threading.BoundedSemaphore(max_in_flight)
     in_flight: set[Future[None]] = set()
     scheduled = 0
+
+    def answered(task: Future[None]) -> None:
+        in_flight.discard(task)
+        slots.release()
+
     with ThreadPoolExecutor(connections, thread_name_prefix="post") as posters:
         start = time.perf_counter()
         last_report = start
@@ -92,7 +97,7 @@ def open_loop(url: str, rate: float, duration: float, visitors: int,
                 load.behind_seconds += time.perf_counter() - waited
             task = posters.submit(_tracked_post, pool, url, flush, load, start, due)
             in_flight.add(task)
-            task.add_done_callback(lambda done: (in_flight.discard(done), slots.release()))
+            task.add_done_callback(answered)
             scheduled += len(flush.events)
             if time.perf_counter() - last_report > 5:
                 _progress(load, start, len(in_flight))
