@@ -31,12 +31,13 @@ from streaming.ingest.http import (
     ACCEPTED_CONTENT_TYPES,
     RETRY_AFTER_SECONDS,
     HttpRequest,
+    Reply,
     Runtime,
+    StreamWrite,
     content_type,
     error_response,
     json_response,
 )
-from streaming.kinesis import put_events
 from streaming.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,10 +72,10 @@ def _rejected_id(candidate: Any) -> str | None:
 
 
 def ingest(
-    headers: dict[str, str], body: bytes, source_ip: str | None, settings: Settings, client,
+    headers: dict[str, str], body: bytes, source_ip: str | None, settings: Settings,
     erased: ErasedIds,
-) -> dict[str, Any]:
-    """Validates, enriches and streams one request's events; returns the proxy response.
+) -> Reply:
+    """Validates and enriches one request's events; the reply streams the valid ones.
     Valid events of erased people are acknowledged and dropped (`streaming.erased`): the
     tracker must not resend them, and the stream must not carry them."""
     try:
@@ -102,33 +103,35 @@ def ingest(
     dropped = len(valid) - len(kept)
     if dropped:
         log.info("request %s: %d events of erased people dropped", ingest_id, dropped)
-    valid = kept
     records = []
-    for _, event in valid:
+    for _, event in kept:
         record = enrich(event, shared, settings.ip_hash_salt)
         records.append((record["anonymous_id"], orjson.dumps(record)))
-    outcome = put_events(client, settings.stream_name, records) if records else None
-    failed = [(index, event, error) for (index, event), error
-              in zip(valid, outcome.errors if outcome else [], strict=True) if error is not None]
-    if failed:
-        log.warning("%d of %d events not written to %s: %s", len(failed), len(records),
-                    settings.stream_name, failed[0][2])
-    # The client learns the error code only: AWS's messages name the stream and the account.
-    retry = [{"index": index, "event_id": event["event_id"], "reason": error.split(":", 1)[0]}
-             for index, event, error in failed]
-    accepted = len(valid) + dropped - len(retry)
-    status = 503 if retry else 200 if not rejected else 207 if accepted else 400
-    body_out: dict[str, Any] = {"accepted": accepted, "rejected": len(rejected),
-                                "retryable": len(retry), "ingest_id": ingest_id}
-    if rejected:
-        body_out["rejected_events"] = rejected
-    if retry:
-        body_out["retry_events"] = retry
-        return json_response(status, body_out, {"retry-after": RETRY_AFTER_SECONDS})
-    return json_response(status, body_out)
+
+    def respond(errors: list[str | None]) -> dict[str, Any]:
+        failed = [(index, event, error) for (index, event), error
+                  in zip(kept, errors, strict=True) if error is not None]
+        if failed:
+            log.warning("%d of %d events not written to %s: %s", len(failed), len(records),
+                        settings.stream_name, failed[0][2])
+        # The client learns the error code only: AWS's messages name the stream and the account.
+        retry = [{"index": index, "event_id": event["event_id"], "reason": error.split(":", 1)[0]}
+                 for index, event, error in failed]
+        accepted = len(valid) - len(retry)
+        status = 503 if retry else 200 if not rejected else 207 if accepted else 400
+        body_out: dict[str, Any] = {"accepted": accepted, "rejected": len(rejected),
+                                    "retryable": len(retry), "ingest_id": ingest_id}
+        if rejected:
+            body_out["rejected_events"] = rejected
+        if retry:
+            body_out["retry_events"] = retry
+            return json_response(status, body_out, {"retry-after": RETRY_AFTER_SECONDS})
+        return json_response(status, body_out)
+
+    return StreamWrite(records, respond) if records else respond([])
 
 
-def answer(request: HttpRequest, rt: Runtime) -> dict[str, Any]:
+def answer(request: HttpRequest, rt: Runtime) -> Reply:
     """A /v1/events request from its write key on; the route, method and origin are checked."""
     key = presented_key(request.headers, request.query)
     if key is None:
@@ -136,5 +139,4 @@ def answer(request: HttpRequest, rt: Runtime) -> dict[str, Any]:
                               "authorization (the key as user name) or the writeKey query parameter")
     if rt.write_keys.match(key) is None:
         return error_response(401, "invalid_write_key", "the write key is not a configured one")
-    return ingest(request.headers, request.body, request.source_ip, rt.settings, rt.client,
-                  rt.erased)
+    return ingest(request.headers, request.body, request.source_ip, rt.settings, rt.erased)

@@ -11,6 +11,9 @@ of the router:
   404  no such route;  405  not POST (the `allow` header lists what is)
 Every answer but a preflight's 204 is JSON with a machine-readable `error` and a `message`,
 or per-event results. The local gateway adds 429 (rate limit) in front of the handler.
+
+`route` does all of that but the stream write: the Lambda (`handle`) writes at once, the
+local gateway awaits its shared producer.
 """
 
 from __future__ import annotations
@@ -20,15 +23,37 @@ from typing import Any
 
 from streaming.ingest import events, segment
 from streaming.ingest.cors import ALLOWED_METHODS
-from streaming.ingest.http import HttpRequest, Runtime, error_response, parse_proxy_event, runtime
+from streaming.ingest.http import (
+    HttpRequest,
+    Reply,
+    Runtime,
+    StreamWrite,
+    error_response,
+    parse_proxy_event,
+    runtime,
+    write_now,
+)
 
-Adapter = Callable[[HttpRequest, Runtime], dict[str, Any]]
+Adapter = Callable[[HttpRequest, Runtime], Reply]
 ROUTES: dict[str, Adapter] = {events.EVENTS_PATH: events.answer,
                               **dict.fromkeys(sorted(segment.PATHS), segment.answer)}
 
 
 def handle(request: HttpRequest, rt: Runtime) -> dict[str, Any]:
-    """Route, method and origin; then the route's adapter for a POST."""
+    """The request answered, its events written to the stream first."""
+    return write_now(route(request, rt), rt.client, rt.settings.stream_name)
+
+
+def _with_cors(response: dict[str, Any], cors: dict[str, str]) -> dict[str, Any]:
+    response["headers"].update(cors)
+    if response["statusCode"] == 503:
+        response["headers"]["access-control-expose-headers"] = "retry-after"
+    return response
+
+
+def route(request: HttpRequest, rt: Runtime) -> Reply:
+    """Route, method and origin; then the route's adapter for a POST, whose answer gets the
+    origin's CORS headers once it is known."""
     origin = request.headers.get("origin")
     cors = rt.origins.response_headers(origin)
     adapter = ROUTES.get(request.path.rstrip("/"))
@@ -46,11 +71,10 @@ def handle(request: HttpRequest, rt: Runtime) -> dict[str, Any]:
                               {"allow": ALLOWED_METHODS, **cors})
     if origin is not None and not rt.origins.allows(origin):
         return error_response(403, "origin_not_allowed", "this origin may not send events", cors)
-    response = adapter(request, rt)
-    response["headers"].update(cors)
-    if response["statusCode"] == 503:
-        response["headers"]["access-control-expose-headers"] = "retry-after"
-    return response
+    reply = adapter(request, rt)
+    if isinstance(reply, StreamWrite):
+        return StreamWrite(reply.events, lambda errors: _with_cors(reply.respond(errors), cors))
+    return _with_cors(reply, cors)
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

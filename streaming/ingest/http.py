@@ -3,6 +3,11 @@ runtime built once per Lambda container, and JSON answers with the same security
 
 Adapters (`events`, `segment`) import this module, never the router (`handler`), so the
 router can list them in its route table without an import cycle.
+
+Adapters do not write to the stream themselves: a request with events to stream answers a
+`StreamWrite`, and whoever serves the request writes it. The Lambda writes it at once
+(`handler.handle`); the local gateway, serving many requests at once on one event loop, hands
+it to one producer shared by every request (`streaming.local.coalesce`).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -19,7 +25,7 @@ import orjson
 from streaming.erased import ErasedIds
 from streaming.ingest.auth import WriteKeys, load_write_keys
 from streaming.ingest.cors import OriginPolicy
-from streaming.kinesis import kinesis_client
+from streaming.kinesis import kinesis_client, put_events
 from streaming.settings import Settings, load_settings
 
 ACCEPTED_CONTENT_TYPES = ("application/json", "text/plain")
@@ -61,6 +67,27 @@ class HttpRequest:
     query: dict[str, str]
     body: bytes
     source_ip: str | None
+
+
+@dataclass(frozen=True)
+class StreamWrite:
+    """A reply that depends on the stream: the (partition key, serialized event) pairs to
+    write, and the proxy response to give once each event's fate is known (`respond` takes,
+    per event, None when written or the error that kept it out)."""
+
+    events: list[tuple[str, bytes]]
+    respond: Callable[[list[str | None]], dict[str, Any]]
+
+
+Reply = dict[str, Any] | StreamWrite
+
+
+def write_now(reply: Reply, client: Any, stream_name: str) -> dict[str, Any]:
+    """The response to `reply`, its events written first when it has some: what a Lambda,
+    serving one request at a time, does."""
+    if isinstance(reply, StreamWrite):
+        return reply.respond(put_events(client, stream_name, reply.events).errors)
+    return reply
 
 
 def parse_proxy_event(event: dict[str, Any]) -> HttpRequest:

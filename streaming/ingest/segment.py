@@ -41,11 +41,12 @@ from streaming.ingest.http import (
     ACCEPTED_CONTENT_TYPES,
     RETRY_AFTER_SECONDS,
     HttpRequest,
+    Reply,
     Runtime,
+    StreamWrite,
     content_type,
     json_response,
 )
-from streaming.kinesis import put_events
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +306,7 @@ def _shared_fields(message: Any, request: HttpRequest, received_at: str, ingest_
                           else request.headers.get("user-agent", ""), salt=salt)
 
 
-def answer(request: HttpRequest, rt: Runtime) -> dict[str, Any]:
+def answer(request: HttpRequest, rt: Runtime) -> Reply:
     """A Segment API request, from write key to stream; the route is already known."""
     try:
         payload = _decoded_body(request)
@@ -352,15 +353,18 @@ def answer(request: HttpRequest, rt: Runtime) -> dict[str, Any]:
     if rejected:
         log.warning("segment request %s: %d of %d messages rejected: %s", ingest_id, len(rejected),
                     len(messages), orjson.dumps(rejected[:5]).decode())
-    outcome = put_events(rt.client, rt.settings.stream_name, records) if records else None
-    failed = [error for error in (outcome.errors if outcome else []) if error is not None]
-    if failed:
-        log.warning("%d of %d events not written to %s: %s", len(failed), len(records),
-                    rt.settings.stream_name, failed[0])
-        return json_response(503, {"success": False, "error": "stream_unavailable",
-                                   "message": f"{len(failed)} messages not stored; resend the request"},
-                             {"retry-after": RETRY_AFTER_SECONDS})
-    body: dict[str, Any] = {"success": True}
-    if rejected:
-        body |= {"rejected": len(rejected), "rejected_events": rejected}
-    return json_response(200, body)
+
+    def respond(errors: list[str | None]) -> dict[str, Any]:
+        failed = [error for error in errors if error is not None]
+        if failed:
+            log.warning("%d of %d events not written to %s: %s", len(failed), len(records),
+                        rt.settings.stream_name, failed[0])
+            return json_response(503, {"success": False, "error": "stream_unavailable",
+                                       "message": f"{len(failed)} messages not stored; resend the request"},
+                                 {"retry-after": RETRY_AFTER_SECONDS})
+        body: dict[str, Any] = {"success": True}
+        if rejected:
+            body |= {"rejected": len(rejected), "rejected_events": rejected}
+        return json_response(200, body)
+
+    return StreamWrite(records, respond) if records else respond([])

@@ -1,7 +1,10 @@
 """The embedded stand-in for API Gateway: HTTP request -> proxy event -> the same handler.
 
-The handler runs as it does in Lambda, except that its Kinesis writes go through one
-coalescing producer (`streaming.local.coalesce`), since this process serves many requests at once.
+The handler runs as it does in Lambda, on the event loop, except that its Kinesis writes go
+through one coalescing producer (`streaming.local.coalesce`), awaited, since this process
+serves many requests at once. The handler's work is CPU only (the erased-ids list it checks
+is reread at most once a minute), so it runs on the loop: worker threads would only take
+turns on the GIL, at the cost of a thread hand-off per request.
 
 Like API Gateway it reads at most a bounded body (the handler answers 413 beyond 1 MiB),
 throttles each write key (429 with Retry-After; usage plans do this in AWS) before the
@@ -14,21 +17,19 @@ from __future__ import annotations
 
 import base64
 import time
-from dataclasses import replace
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from streaming.contract import MAX_BODY_BYTES
 from streaming.ingest.auth import presented_key
-from streaming.ingest.handler import handle
-from streaming.ingest.http import SECURITY_HEADERS, Runtime, parse_proxy_event, runtime
+from streaming.ingest.handler import route
+from streaming.ingest.http import SECURITY_HEADERS, StreamWrite, parse_proxy_event, runtime
 from streaming.ingest.openapi import openapi_document
-from streaming.local.coalesce import CoalescingKinesis
+from streaming.local.coalesce import CoalescingProducer
 from streaming.local.ratelimit import RateLimiter, retry_after
 from streaming.local.site import site_routes
 from streaming.reports.app import reports_app
@@ -110,8 +111,9 @@ async def invoke_handler(request: Request) -> Response:
     if limited is not None:
         return limited
     body = await bounded_body(request)
-    result = await run_in_threadpool(handle, parse_proxy_event(proxy_event(request, body)),
-                                     request.app.state.runtime)
+    result = route(parse_proxy_event(proxy_event(request, body)), runtime())
+    if isinstance(result, StreamWrite):
+        result = result.respond(await request.app.state.producer.put(result.events))
     return Response(
         content=result.get("body", ""),
         status_code=result["statusCode"],
@@ -155,15 +157,9 @@ def build_app(settings: Settings) -> Starlette:
     ]
     app = Starlette(routes=routes)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst)
-    app.state.runtime = gateway_runtime()
-    return app
-
-
-def gateway_runtime() -> Runtime:
-    """The handler's runtime with one Kinesis producer coalescing every request's records
-    (`streaming.local.coalesce`): the gateway, unlike a Lambda, serves many requests at once."""
     shared = runtime()
-    return replace(shared, client=CoalescingKinesis(shared.client))
+    app.state.producer = CoalescingProducer(shared.client, shared.settings.stream_name)
+    return app
 
 
 def serve(settings: Settings | None = None) -> None:

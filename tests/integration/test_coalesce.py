@@ -3,16 +3,16 @@ the fault proxy in front of it for partial failures."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import orjson
 import pytest
 
-from streaming.kinesis import ensure_stream, kinesis_client, put_events
-from streaming.local.coalesce import CoalescingKinesis
+from streaming.kinesis import ensure_stream, kinesis_client
+from streaming.local.coalesce import CoalescingProducer
 from streaming.records import events_of
 from streaming.tools.faults.proxy import KinesisProxy
 from streaming.tools.faults.verify import stream_census
@@ -40,6 +40,15 @@ def request_events(request: int) -> list[tuple[str, bytes]]:
             for n in range(9)]
 
 
+def put_concurrently(producer: CoalescingProducer, requests: list[list[tuple[str, bytes]]]
+                     ) -> list[list[str | None]]:
+    """Every request's events put at once, as the gateway's requests do; per request, per
+    event, the error (None when written)."""
+    async def put_all():
+        return await asyncio.gather(*(producer.put(events) for events in requests))
+    return asyncio.run(put_all())
+
+
 def own_stream(kinesis, prefix: str):
     settings = replace(kinesis.settings, stream_name=f"{prefix}-{uuid.uuid4().hex[:8]}")
     ensure_stream(kinesis_client(settings), settings.stream_name, settings.shard_count)
@@ -49,17 +58,28 @@ def own_stream(kinesis, prefix: str):
 def test_concurrent_requests_share_put_records_calls_and_each_gets_its_own_answer(kinesis):
     settings = own_stream(kinesis, "coalesce")
     counted = CallCount(kinesis_client(settings))
-    producer = CoalescingKinesis(counted, linger=0.02)
+    producer = CoalescingProducer(counted, settings.stream_name)
     requests = [request_events(r) for r in range(REQUESTS)]
-    with ThreadPoolExecutor(REQUESTS) as pool:
-        outcomes = list(pool.map(lambda events: put_events(producer, settings.stream_name, events),
-                                 requests))
-    assert all(outcome.errors == [None] * 9 for outcome in outcomes)
+    outcomes = put_concurrently(producer, requests)
+    assert outcomes == [[None] * 9] * REQUESTS
     written = stream_census(settings)
     sent = [orjson.loads(data)["event_id"] for events in requests for _, data in events]
     assert written["ids"] == {event_id: 1 for event_id in sent}
     assert written["records"] == REQUESTS * 3
-    assert counted.calls < REQUESTS, f"{counted.calls} PutRecords for {REQUESTS} requests"
+    assert counted.calls == 1, f"{counted.calls} PutRecords for {REQUESTS} requests"
+
+
+def test_a_request_alone_is_written_after_the_linger(kinesis):
+    settings = own_stream(kinesis, "coalesce-alone")
+    counted = CallCount(kinesis_client(settings))
+    producer = CoalescingProducer(counted, settings.stream_name)
+
+    async def one_after_another():
+        return [await producer.put(request_events(request)) for request in range(3)]
+
+    assert asyncio.run(one_after_another()) == [[None] * 9] * 3
+    assert counted.calls == 3
+    assert stream_census(settings)["records"] == 9
 
 
 def test_a_partial_failure_reaches_exactly_the_requests_whose_records_failed(kinesis):
@@ -70,14 +90,11 @@ def test_a_partial_failure_reaches_exactly_the_requests_whose_records_failed(kin
     with KinesisProxy(settings.kinesis_endpoint_url, free_port()) as proxy:
         proxy.refuse = lambda data: any(e["event_id"] in refused for e in events_of(data))
         client = kinesis_client(replace(settings, kinesis_endpoint_url=proxy.url))
-        producer = CoalescingKinesis(client, linger=0.02)
-        with ThreadPoolExecutor(REQUESTS) as pool:
-            outcomes = list(pool.map(
-                lambda events: put_events(producer, settings.stream_name, events), requests))
-    failed = {orjson.loads(data)["event_id"] for events, outcome in zip(requests, outcomes, strict=True)
-              for (_, data), error in zip(events, outcome.errors, strict=True) if error is not None}
+        outcomes = put_concurrently(CoalescingProducer(client, settings.stream_name), requests)
+    failed = {orjson.loads(data)["event_id"] for events, errors in zip(requests, outcomes, strict=True)
+              for (_, data), error in zip(events, errors, strict=True) if error is not None}
     assert failed == refused
-    assert {e for o in outcomes for e in o.errors if e} == {
+    assert {e for errors in outcomes for e in errors if e} == {
         "ProvisionedThroughputExceededException: Rate exceeded for shard (injected by the fault proxy)"}
     assert set(stream_census(settings)["ids"]) == {
         orjson.loads(data)["event_id"] for events in requests for _, data in events} - refused

@@ -35,6 +35,7 @@ from clickstream_assets.defs.stream.sensors import bronze_health_sensor, stream_
 from clickstream_assets.resources import build_resources
 from streaming.erased import ErasedIds
 from streaming.ingest.events import ingest
+from streaming.ingest.http import write_now
 from streaming.kinesis import ensure_stream, kinesis_client
 from streaming.lake import tables
 
@@ -72,9 +73,9 @@ def known_events() -> list[dict]:
 
 
 def send(settings, events: list[dict]) -> None:
-    response = ingest({"content-type": "application/json", "user-agent": CHROME},
-                      orjson.dumps({"events": events}), "203.0.113.5", settings,
-                      kinesis_client(settings), ErasedIds(settings))
+    response = write_now(ingest({"content-type": "application/json", "user-agent": CHROME},
+                                orjson.dumps({"events": events}), "203.0.113.5", settings,
+                                ErasedIds(settings)), kinesis_client(settings), settings.stream_name)
     assert response["statusCode"] == 200, response["body"]
 
 

@@ -242,9 +242,9 @@ def test_events_still_failing_after_retries_are_answered_503_never_accepted(kine
     settings = kinesis.settings
     client = Throttled(kinesis_client(settings), {"anon-stuck"}, failures=100)
     stuck, fine = event(anonymous_id="anon-stuck"), event()
-    response = events.ingest({"content-type": "application/json"},
-                              orjson.dumps({"events": [fine, stuck]}), "192.0.2.1", settings,
-                              client, ErasedIds(settings))
+    response = http.write_now(events.ingest({"content-type": "application/json"},
+                                       orjson.dumps({"events": [fine, stuck]}), "192.0.2.1",
+                                       settings, ErasedIds(settings)), client, settings.stream_name)
     body = orjson.loads(response["body"])
     assert response["statusCode"] == 503 and response["headers"]["retry-after"] == "1"
     assert (body["accepted"], body["retryable"]) == (1, 1)
@@ -317,8 +317,9 @@ def test_events_of_erased_people_are_acknowledged_and_never_reach_the_stream(kin
     publish(settings, {subject_hash("anon-erased", salt), subject_hash("user-erased", salt)})
     erased, logged_in, kept = (event(anonymous_id="anon-erased"),
                                event(anonymous_id="anon-new", user_id="user-erased"), event())
-    response = events.ingest({"content-type": "application/json"},
-                             orjson.dumps({"events": [erased, logged_in, kept]}), "192.0.2.1",
-                             settings, kinesis_client(settings), ErasedIds(settings))
+    response = http.write_now(events.ingest({"content-type": "application/json"},
+                                       orjson.dumps({"events": [erased, logged_in, kept]}),
+                                       "192.0.2.1", settings, ErasedIds(settings)),
+                         kinesis_client(settings), settings.stream_name)
     assert (response["statusCode"], orjson.loads(response["body"])["accepted"]) == (200, 3)
     assert [r["event_id"] for r in stream_records(settings)] == [kept["event_id"]]

@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from streaming.cli import main as cli
 from streaming.erased import ErasedIds
 from streaming.ingest.events import ingest
+from streaming.ingest.http import write_now
 from streaming.kinesis import ensure_stream, kinesis_client
 from streaming.lake import tables
 from streaming.local.stack import LocalStack, stop_process
@@ -42,9 +43,9 @@ def send(settings, n: int) -> set[str]:
     events = [{"event_id": str(uuid.uuid4()), "event_type": "page_view",
                "event_time": datetime.now(UTC).isoformat(), "anonymous_id": f"r-{i}",
                "session_id": "r", "page_url": "https://shop.example.com/"} for i in range(n)]
-    answer = ingest({"content-type": "application/json", "user-agent": "restore-test"},
-                    orjson.dumps({"events": events}), "192.0.2.1", settings,
-                    kinesis_client(settings), ErasedIds(settings))
+    answer = write_now(ingest({"content-type": "application/json", "user-agent": "restore-test"},
+                              orjson.dumps({"events": events}), "192.0.2.1", settings,
+                              ErasedIds(settings)), kinesis_client(settings), settings.stream_name)
     assert answer["statusCode"] == 200, answer["body"]
     return {e["event_id"] for e in events}
 
