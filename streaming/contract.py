@@ -85,7 +85,16 @@ class RequestError(Exception):
 
 def parse_timestamp(value: Any) -> datetime | None:
     """RFC 3339 with an explicit zone, or None; naive times are ambiguous and refused."""
-    if not isinstance(value, str) or len(value) > 64 or not TIMESTAMP_PATTERN.fullmatch(value):
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    return _parse_timestamp_text(value)
+
+
+@lru_cache(maxsize=4096)
+def _parse_timestamp_text(value: str) -> datetime | None:
+    """Cached: the handler parses an event's time twice (its rule, then its canonical form),
+    and the job parses one `received_at` for all of a request's events."""
+    if not TIMESTAMP_PATTERN.fullmatch(value):
         return None
     try:
         return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
