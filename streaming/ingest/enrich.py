@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import ipaddress
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -87,18 +88,21 @@ URL_FIELDS = ("page_host", "page_path", *UTM_FIELDS)
 
 def url_parts(url: str | None) -> dict[str, str | None]:
     """Host, path and UTM parameters: the columns BI queries group by."""
-    return dict(zip(URL_FIELDS, _url_parts(url), strict=True))
+    return dict(_url_parts(url))
 
 
 @lru_cache(maxsize=8192)
-def _url_parts(url: str | None) -> tuple[str | None, ...]:
-    """Cached: a site's events repeat a few thousand URLs, and parsing was the largest single
-    cost of enrichment in the handler profile (docs/benchmarks.md)."""
+def _url_parts(url: str | None) -> MappingProxyType[str, str | None]:
+    """Cached, and read-only since every caller shares it: a site's events repeat a few
+    thousand URLs, and parsing was the largest single cost of enrichment in the handler
+    profile (docs/benchmarks.md)."""
     if not url:
-        return (None,) * len(URL_FIELDS)
+        return MappingProxyType(dict.fromkeys(URL_FIELDS))
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
-    return (parts.hostname, parts.path or "/", *(query.get(name) for name in UTM_FIELDS))
+    return MappingProxyType(dict(zip(URL_FIELDS, (parts.hostname, parts.path or "/",
+                                                  *(query.get(name) for name in UTM_FIELDS)),
+                                     strict=True)))
 
 
 @lru_cache(maxsize=8192)
@@ -240,5 +244,5 @@ def enrich(event: dict[str, Any], request: dict[str, Any], salt: str) -> dict[st
         "referrer_host": referrer_host(referrer),
         **request,
     }
-    record.update(url_parts(page_url))
+    record.update(_url_parts(page_url))
     return record

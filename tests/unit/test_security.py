@@ -334,6 +334,17 @@ def test_lax_forms_are_rejected(overrides, expected):
 
 
 def test_rfc3339_forms_are_accepted_and_made_canonical():
-    for value in ("2026-11-25T11:59:00Z", "2026-11-25t12:59:00.000000001+01:00", "2026-11-25T11:59:00z"):
+    for value in ("2026-11-25T11:59:00Z", "2026-11-25t12:59:00.000000001+01:00", "2026-11-25T11:59:00z",
+                  "2026-11-25T11:59:00.000Z", "2026-11-25T12:59:00.000+01:00"):
         assert rules(event(event_time=value)) == set()
         assert canonical_time(value) == "2026-11-25T11:59:00.000000Z"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2100, 1, 1)),
+       st.sampled_from(["T", "t"]), st.sampled_from(["Z", "z", "+00:00"]))
+def test_a_browsers_millisecond_time_is_made_canonical_like_any_other(moment, t, zone):
+    """canonical_time's shortcut for Date.toISOString's form gives what formatting gives."""
+    value = moment.strftime(f"%Y-%m-%d{t}%H:%M:%S.") + f"{moment.microsecond // 1000:03d}{zone}"
+    expected = moment.replace(microsecond=moment.microsecond // 1000 * 1000, tzinfo=UTC)
+    assert canonical_time(value) == expected.isoformat(timespec="microseconds").replace("+00:00", "Z")
