@@ -1,15 +1,16 @@
 """Builds the artifacts infra/terraform uploads, into infra/terraform/.build/:
 
   lambda-<arch>.zip    the Lambda's entry point (streaming.ingest.handler) and the modules it
-                       imports, plus its runtime dependencies (orjson and ua-parser, at their
-                       pyproject.toml pins) as wheels for the Lambda runtime (CPython 3.13,
+                       imports, plus its runtime dependencies (orjson, ua-parser and isal, at
+                       their pyproject.toml pins) as wheels for the Lambda runtime (CPython 3.13,
                        manylinux, arm64 or x86_64); boto3 comes with the runtime
   streaming-glue.zip   the Glue jobs' scripts (streaming.stream.job, the stream job, and
                        streaming.lake.build_job, the model builds) and the modules they import,
                        for their --extra-py-files (Glue 6.0 brings pyspark, pyarrow,
                        delta-spark and boto3)
   glue-wheels/*.whl    `deltalake`, `dagster-pipes` (the model builds' side of Dagster
-                       Pipes) and `orjson` (the stream job's record parsing) at their
+                       Pipes), `orjson` (the stream job's record parsing) and `isal` (its
+                       records' inflating) at their
                        pyproject.toml pins and every distribution they need
                        (arro3-core, deprecated, wrapt, typing-extensions), as wheels for
                        Glue 6.0 (CPython 3.13, manylinux x86_64). The job's VPC reaches no
@@ -51,7 +52,8 @@ GLUE_ENTRY = "streaming.stream.job"
 MODEL_BUILD_ENTRY = "streaming.lake.build_job"
 BUILD_DIR = ROOT / "infra" / "terraform" / ".build"
 LAMBDA_PYTHON = "3.13"
-LAMBDA_DEPENDENCIES = ("orjson", "ua-parser")
+# isal: the handler deflates aggregates with it (streaming/record_codec.py).
+LAMBDA_DEPENDENCIES = ("orjson", "ua-parser", "isal")
 MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 # The Glue job's pip-installed dependencies (infra/terraform/modules/glue_job): Glue 6.0 runs
@@ -59,8 +61,9 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 GLUE_PYTHON = "3.13"
 GLUE_MACHINE = "x86_64"
 # deltalake: the commit path; dagster-pipes: the model builds' side of Pipes; orjson: the stream
-# job parses records with it (streaming/stream/transforms.py, streaming/records.py).
-GLUE_DEPENDENCIES = ("deltalake", "dagster-pipes", "orjson")
+# job parses records with it (streaming/stream/transforms.py, streaming/records.py); isal: it
+# inflates them (streaming/record_codec.py).
+GLUE_DEPENDENCIES = ("deltalake", "dagster-pipes", "orjson", "isal")
 GLUE_WHEELS_DIR = "glue-wheels"
 # Glue 6.0's own: a wheel of one of these would replace the version Glue's Spark runs with.
 GLUE_PROVIDED = frozenset({"pyspark", "pyarrow", "py4j", "boto3", "botocore", "s3transfer",

@@ -66,6 +66,18 @@ def test_an_aggregate_of_repetitive_events_is_written_several_times_smaller():
     assert [e["event_id"] for e in events_of(record.data)] == [f"e{n}" for n in range(50)]
 
 
+def test_a_compressed_record_is_a_standard_zlib_stream_both_ways():
+    """ISA-L writes and reads the records; any zlib must read what it writes, and it must
+    read what any zlib writes (records written before it, other producers)."""
+    events = [("a", event(n)) for n in range(30)]
+    [record] = aggregate(events)
+    payload = record.data[len(COMPRESSED_PREFIX):]
+    plain = zlib.decompress(payload)
+    assert [e["event_id"] for e in orjson.loads(plain)["events"]] == [
+        orjson.loads(data)["event_id"] for _, data in events]
+    assert inflate(COMPRESSED_PREFIX + zlib.compress(plain, 6)) == plain
+
+
 def test_a_compressed_record_that_does_not_inflate_comes_back_as_it_was():
     [record] = aggregate([("a", event(0)), ("a", event(1))])
     bomb = COMPRESSED_PREFIX + zlib.compress(b" " * (MAX_INFLATED_BYTES + 1))

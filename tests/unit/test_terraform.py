@@ -792,7 +792,7 @@ def test_workflow_plans_on_pull_requests_and_applies_only_in_releases() -> None:
 
 def test_lambda_dependencies_are_the_projects_pins() -> None:
     requirements = package_artifacts.pinned_requirements(package_artifacts.LAMBDA_DEPENDENCIES)
-    assert [r.split("==")[0].split("[")[0] for r in requirements] == ["orjson", "ua-parser"]
+    assert [r.split("==")[0].split("[")[0] for r in requirements] == ["orjson", "ua-parser", "isal"]
     assert all("==" in requirement for requirement in requirements)
     with pytest.raises(ValueError, match="not pinned"):
         package_artifacts.pinned_requirements(["no-such-distribution"])
@@ -848,16 +848,19 @@ def test_lambda_package_holds_handler_and_binary_wheels_for_the_runtime(tmp_path
     assert "streaming/ingest/handler.py" in names
     assert any(re.fullmatch(r"orjson/orjson\.cpython-313-aarch64-linux-gnu\.so", n) for n in names)
     assert any(n.startswith("ua_parser/") for n in names)
+    assert any(re.fullmatch(r"isal/isal_zlib\.cpython-313-aarch64-linux-gnu\.so", n) for n in names)
     assert not any(n.startswith(("boto3/", "botocore/")) for n in names)
 
 
-def test_glue_wheels_are_the_projects_deltalake_dagster_pipes_and_orjson_pins() -> None:
+def test_glue_wheels_are_the_projects_deltalake_dagster_pipes_orjson_and_isal_pins() -> None:
     """deltalake for the commit path; dagster-pipes for the model builds' side of Pipes, at
-    the version of the Dagster that reads its messages; orjson for the stream job's parsing."""
-    deltalake, pipes, orjson = package_artifacts.pinned_requirements(
+    the version of the Dagster that reads its messages; orjson for the stream job's parsing,
+    isal for its inflating."""
+    deltalake, pipes, orjson, isal = package_artifacts.pinned_requirements(
         package_artifacts.GLUE_DEPENDENCIES)
     assert re.fullmatch(r"deltalake==[0-9.]+", deltalake)
     assert re.fullmatch(r"orjson==[0-9.]+", orjson)
+    assert re.fullmatch(r"isal==[0-9.]+", isal)
     (dagster,) = package_artifacts.pinned_requirements(["dagster"])
     assert pipes == dagster.replace("dagster==", "dagster-pipes==")
     assert not set(package_artifacts.GLUE_DEPENDENCIES) & package_artifacts.GLUE_PROVIDED
@@ -902,7 +905,8 @@ def test_glue_wheels_install_deltalake_for_glue_6_offline(
     assert re.fullmatch(rf"deltalake-{re.escape(version)}-cp3\d+-abi3-"
                         r"manylinux[\w.]*_x86_64\.whl", deltalake[0])
     distributions = {package_artifacts.wheel_name(wheel) for wheel in wheels}
-    assert {"deltalake", "arro3-core", "deprecated", "wrapt", "dagster-pipes"} <= distributions
+    assert {"deltalake", "arro3-core", "deprecated", "wrapt", "dagster-pipes", "orjson",
+            "isal"} <= distributions
     assert not distributions & package_artifacts.GLUE_PROVIDED  # no pyspark, pyarrow, boto3
     assert all(re.search(r"-(py3-none-any|cp3\d+-(abi3|cp313)-manylinux[\w.]*_x86_64)\.whl$",
                          name) for name in names), names
