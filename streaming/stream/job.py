@@ -221,11 +221,12 @@ def run(settings: Settings, trigger: str, spark: SparkSession | None = None) -> 
     """Runs until stopped (continuous) or until the backlog is drained (available-now).
 
     A catch-up reads `catch_up_records_per_shard` records a shard a batch, the continuous job
-    `max_records_per_shard`; both 1,000 by default. A batch's fixed cost is ~0.15 s now, so
-    larger batches gain little, and every record of a batch is in the driver's memory at
-    once (an aggregate holds 20-60 events, ~30 KB inflated): a 1,000,000-event backlog
-    drained at 29,000 events/s with 1,000 a shard (stack peak 4.0 GiB), 28,000/s with 2,000
-    (5.7 GiB), and 5,000 ran the driver out of heap (docs/benchmarks.md).
+    `max_records_per_shard`; both 1,000 by default, and `max_records_per_batch` (1,000) from
+    all shards together. A batch's fixed cost is ~0.15 s now, so larger batches gain little,
+    and every record of a batch is in the driver's memory at once (an aggregate holds 20-60
+    events, ~30 KB inflated): a 1,000,000-event backlog on 2 shards drained at 31,000
+    events/s with 1,000 records a batch (stack peak 3.2 GiB), 29,000/s with 2,000 (4.0
+    GiB), and 5,000 a shard ran the driver out of heap (docs/benchmarks.md).
 
     "starting" is published as soon as the lock is held, before Spark starts (a minute on a
     busy machine): observers must not take a starting job for a dead one and launch a

@@ -34,7 +34,7 @@ ARROW_SCHEMA = pa.schema([
     ("approximate_arrival_timestamp", pa.timestamp("us", tz="UTC")), ("data", pa.binary()),
 ])
 DEFAULT_MAX_RECORDS_PER_SHARD = 1000
-DEFAULT_MAX_RECORDS_PER_BATCH = 2000
+DEFAULT_MAX_RECORDS_PER_BATCH = 1000
 # How long a listing of the stream's shards is reused (a reshard is seen within it).
 LISTING_SECONDS = 10.0
 GET_RECORDS_LIMIT = 10000
@@ -92,6 +92,8 @@ class ShardPrefetcher:
     batch's Spark work on the other core. The buffer only ever holds the records right after
     `after`, and a batch is short of the limit only when the last read reached the shard's
     tip, as a direct read would be: a catch-up stops on the first batch that is not full.
+    The buffer holds at most the shard's share of the last batch (`take`'s limit), so that
+    what is read ahead stays one batch, however many shards share it.
     """
 
     def __init__(self, fetch: Fetch, after: str | None, limit: int, idle_sleep: float) -> None:
@@ -115,6 +117,8 @@ class ShardPrefetcher:
         with self.changed:
             if after != self.after:
                 return None
+            self.limit = limit
+            self.changed.notify_all()
             self.changed.wait_for(lambda: self.error is not None or self.at_tip
                                   or len(self.buffer) >= limit, wait)
             if self.error is not None:
@@ -276,8 +280,8 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
         if not finished:
             tail = records[-1]["SequenceNumber"] if records else after
             self.prefetchers[shard] = ShardPrefetcher(
-                lambda position, limit: self._get(shard, position, limit), tail,
-                self.max_records, self.idle_sleep)
+                lambda position, limit: self._get(shard, position, limit), tail, limit,
+                self.idle_sleep)
         return records, finished
 
     def read(self, start: dict) -> tuple[Iterator[pa.RecordBatch], dict]:
