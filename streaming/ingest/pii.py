@@ -43,7 +43,7 @@ TRIGGER = re.compile(r"@|[0-9]\.[0-9]+\.[0-9]|[0-9]{4}[ \-]?[0-9]{4}|:[0-9A-Fa-f
 # The same test as TRIGGER for Python's engine, which scans fast for a pattern that begins
 # with one character class and not for an alternation: the digit or colon that begins a
 # match, then the branch chosen by a look-behind; the @ is a substring test. 2.7x faster on
-# shop traffic (2.05 -> 0.76 us an event); tests/unit/test_pii.py holds the two equal.
+# shop traffic (2.05 -> 0.76 us an event); tests/unit/test_security.py holds the two equal.
 _FAST_TRIGGER = re.compile(r"[0-9:](?:(?<=[0-9])(?:\.[0-9]+\.[0-9]|[0-9]{3}[ \-]?[0-9]{4})"
                            r"|(?<=:)[0-9A-Fa-f]{0,4}:)")
 
