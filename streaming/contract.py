@@ -44,6 +44,7 @@ MAX_ECHOED_KEY = 64
 WHITESPACE_CLASS = "\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 NOT_BLANK = re.compile(f"[^{WHITESPACE_CLASS}]")
 ELEMENT_FIELDS = ("id", "text", "selector")
+_ELEMENT_FIELD_SET = frozenset(ELEMENT_FIELDS)
 KNOWN_FIELDS = frozenset(
     {
         "event_id",
@@ -199,8 +200,8 @@ def _check_element(value: Any) -> list[Violation]:
         return []
     if not isinstance(value, dict):
         return [Violation("element", "type", "element must be an object")]
-    unknown = sorted(set(value) - set(ELEMENT_FIELDS))
-    if unknown:
+    if not _ELEMENT_FIELD_SET.issuperset(value):
+        unknown = sorted(set(value) - _ELEMENT_FIELD_SET)
         return [Violation("element", "known_fields", f"element has unknown keys: {_echo(unknown)}")]
     for key, item in value.items():
         if item is not None and (not isinstance(item, str) or len(item) > MAX_STRING_LENGTH):
@@ -252,8 +253,8 @@ def validate_event(event: Any, now: datetime) -> list[Violation]:
     found += _check_element(event.get("element"))
     found += _check_properties(event.get("properties"))
     found += _check_schema_version(event.get("schema_version"))
-    unknown = sorted(set(event) - KNOWN_FIELDS)
-    if unknown:
+    if not KNOWN_FIELDS.issuperset(event):
+        unknown = sorted(set(event) - KNOWN_FIELDS)
         found.append(Violation("$", "known_fields", f"unknown fields: {_echo(unknown)}"))
     return found
 
