@@ -188,14 +188,22 @@ def request_fields(*, received_at: str, ingest_id: str, source_ip: str | None, u
     }
 
 
+@lru_cache(maxsize=8192)
+def _uuid_shaped(value: str) -> bool:
+    """Cached: a request's events repeat their visitor's and session's ids."""
+    return UUID_PATTERN.fullmatch(value) is not None
+
+
 def _client_strings(event: dict[str, Any], element: dict | None,
                     properties: dict[str, str | None] | None) -> list[str]:
     """Every string the client chose. Ids shaped like UUIDs (what trackers generate) are left
     out: hex and dashes cannot form an address or card, but their digit runs look like one
     to the cheap trigger."""
     texts = [event[name] for name in ("page_url", "referrer", "event_type") if event.get(name)]
-    texts += [value for name in ID_FIELDS
-              if isinstance(value := event.get(name), str) and not UUID_PATTERN.fullmatch(value)]
+    for name in ID_FIELDS:
+        value = event.get(name)
+        if isinstance(value, str) and not _uuid_shaped(value):
+            texts.append(value)
     if element:
         texts += [value for value in element.values() if isinstance(value, str)]
     if properties:
