@@ -86,14 +86,11 @@ def clean_url(url: str | None) -> str | None:
 URL_FIELDS = ("page_host", "page_path", *UTM_FIELDS)
 
 
-def url_parts(url: str | None) -> dict[str, str | None]:
-    """Host, path and UTM parameters: the columns BI queries group by."""
-    return dict(_url_parts(url))
-
-
 @lru_cache(maxsize=8192)
-def _url_parts(url: str | None) -> MappingProxyType[str, str | None]:
-    """Cached, and read-only since every caller shares it: a site's events repeat a few
+def url_parts(url: str | None) -> MappingProxyType[str, str | None]:
+    """Host, path and UTM parameters: the columns BI queries group by.
+
+    Cached, and read-only since every caller shares it: a site's events repeat a few
     thousand URLs, and parsing was the largest single cost of enrichment in the handler
     profile (docs/benchmarks.md)."""
     if not url:
@@ -252,5 +249,5 @@ def enrich(event: dict[str, Any], request: dict[str, Any], salt: str) -> dict[st
         "referrer_host": referrer_host(referrer),
         **request,
     }
-    record.update(_url_parts(page_url))
+    record.update(url_parts(page_url))
     return record

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from streaming.ingest.enrich import (
     enrich,
     ip_hash,
@@ -21,6 +23,8 @@ def test_url_parts_and_utm_parameters():
     assert parts["page_host"] == "shop.example.com"
     assert parts["page_path"] == "/sale"
     assert (parts["utm_source"], parts["utm_campaign"], parts["utm_medium"]) == ("news", "bf", None)
+    with pytest.raises(TypeError):  # cached and shared by every event with this URL
+        parts["page_path"] = "/elsewhere"
 
 
 def test_denied_query_parameters_are_stripped_and_others_kept():
