@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from streaming.ingest import http
 from streaming.local.stack import LocalStack, stop_process
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
     from streaming.local.postgres import LocalPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Property tests draw the same examples on every run: a failure is reproduced, never a roll
+# of the dice that CI may or may not make.
+hypothesis_settings.register_profile("repeatable", derandomize=True, database=None)
+hypothesis_settings.load_profile("repeatable")
 
 
 def isolated_settings(home: Path, **overrides) -> Settings:

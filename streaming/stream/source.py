@@ -22,7 +22,7 @@ from pyspark.sql.datasource import DataSource, SimpleDataSourceStreamReader
 from pyspark.sql.types import StructType
 
 from streaming.record_codec import inflate
-from streaming.stream.transforms import timestamp_array
+from streaming.stream.event_columns import timestamp_array
 
 SOURCE_NAME = "kinesis_py"
 SCHEMA = (

@@ -19,8 +19,8 @@ back before the fetch.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -40,22 +40,18 @@ from streaming.contract import (
 )
 from streaming.record_codec import COMPRESSED_PREFIX, MAX_INFLATED_BYTES
 from streaming.records import AGGREGATE_EVENTS, AGGREGATE_MARKER, AGGREGATE_VERSION
+from streaming.stream.columnar import read_events
+from streaming.stream.event_columns import (
+    ELEMENT,
+    ELEMENT_FIELDS,
+    PROPERTIES,
+    STRING_FIELDS,
+    STRINGS,
+    TIMESTAMP,
+    timestamp_array,
+)
 
 BINARY_PREFIX = "base64:"
-STRING_FIELDS = (
-    "event_id", "event_type", "anonymous_id", "session_id", "user_id",
-    "page_url", "referrer", "ingest_id", "page_host", "page_path",
-    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "referrer_host",
-    "ua_browser", "ua_browser_version", "ua_os", "ua_device", "ip_hash", "ip_network",
-)
-ELEMENT_FIELDS = ("id", "text", "selector")
-
-TIMESTAMP = pa.timestamp("us", tz="UTC")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
-ELEMENT = pa.struct([(name, pa.string()) for name in ELEMENT_FIELDS])
-STRINGS = pa.struct([(name, pa.string()) for name in STRING_FIELDS])
-PROPERTIES = pa.map_(pa.string(), pa.string())
 BRONZE_TYPES = {
     **{name: pa.string() for name in STRING_FIELDS},
     "event_time": TIMESTAMP, "event_date": pa.date32(), "received_at": TIMESTAMP,
@@ -114,14 +110,6 @@ def _raw(value: Any) -> str:
     return "null" if value is None else _text(value)
 
 
-def timestamp_array(moments: Iterable[datetime | None]) -> pa.Array:
-    """Aware datetimes as Arrow UTC timestamps, through exact microseconds since the epoch:
-    pyarrow drops a datetime's UTC offset when PYARROW_IGNORE_TIMEZONE is set, which importing
-    pyspark.pandas does."""
-    return pa.array([None if moment is None else (moment - EPOCH) // MICROSECOND
-                     for moment in moments], pa.int64()).cast(TIMESTAMP)
-
-
 def _binary(data: bytes) -> str:
     return BINARY_PREFIX + base64.b64encode(data).decode()
 
@@ -166,12 +154,15 @@ def _element(value: Any) -> dict | None:
     return {name: _text(value.get(name)) for name in ELEMENT_FIELDS}
 
 
-def _properties(value: Any) -> list[tuple[str, str | None]] | None:
+def _properties(value: Any) -> list[tuple[str, str]] | None:
+    """The properties as a map in key order, a property whose value is null left out: a map
+    reads the same without it (`properties['gift']` is null either way), and Arrow's JSON
+    reader (`streaming.stream.columnar`) cannot tell a null value from a missing key."""
     if value is None:
         return None
     if not isinstance(value, dict):
         raise Malformed("properties")
-    return [(key, _text(item)) for key, item in value.items()]
+    return sorted((key, _text(item)) for key, item in value.items() if item is not None)
 
 
 def _schema_version(value: Any) -> int | None:
@@ -262,6 +253,17 @@ class _Rows:
     def timestamps(self, name: str) -> pa.Array:
         return timestamp_array(parse_timestamp(event.get(name)) for event in self.events)
 
+    def columns(self) -> dict[str, pa.Array]:
+        """Every event column bronze takes from the events."""
+        return self.strings() | {
+            "event_time": self.timestamps("event_time"),
+            "received_at": self.timestamps("received_at"),
+            "element": pa.array(self.element, ELEMENT),
+            "properties": pa.array(self.properties, PROPERTIES),
+            "schema_version": pa.array(self.schema_version, pa.int32()),
+            "is_bot": pa.array(self.is_bot, pa.bool_()),
+        }
+
 
 def _blank_id(values: pa.Array) -> pa.Array:
     """Required, 1-MAX_ID_LENGTH chars, not only spaces."""
@@ -274,7 +276,8 @@ def _longer(values: pa.Array, limit: int) -> pa.Array:
     return pc.greater(pc.utf8_length(values), limit).fill_null(False)
 
 
-def _broken_rules(columns: dict[str, pa.Array], rows: _Rows) -> list[tuple[pa.Array, str]]:
+def _broken_rules(columns: dict[str, pa.Array], element_bad: pa.Array,
+                  properties_bad: pa.Array) -> list[tuple[pa.Array, str]]:
     """Each rule as (rows that break it, its message), in the order a reason lists them."""
     event_id, event_type = columns["event_id"], columns["event_type"]
     known_type = pc.or_(pc.is_in(event_type, pa.array(STANDARD_EVENT_TYPES)),
@@ -290,8 +293,8 @@ def _broken_rules(columns: dict[str, pa.Array], rows: _Rows) -> list[tuple[pa.Ar
          "received_at: missing, the record did not pass the ingestion handler"),
         (pc.not_equal(columns["schema_version"].fill_null(SCHEMA_VERSION), SCHEMA_VERSION),
          f"schema_version: must be {SCHEMA_VERSION}"),
-        (pa.array(rows.properties_bad, pa.bool_()), PROPERTIES_RULE),
-        (pa.array(rows.element_bad, pa.bool_()), ELEMENT_RULE),
+        (properties_bad, PROPERTIES_RULE),
+        (element_bad, ELEMENT_RULE),
         (pc.or_(_longer(columns["page_url"], MAX_URL_LENGTH),
                 _longer(columns["referrer"], MAX_URL_LENGTH)),
          f"page_url, referrer: at most {MAX_URL_LENGTH} chars"),
@@ -299,14 +302,17 @@ def _broken_rules(columns: dict[str, pa.Array], rows: _Rows) -> list[tuple[pa.Ar
     ]
 
 
-def _quarantined(columns: dict[str, pa.Array], rows: _Rows) -> tuple[pa.Array, pa.Array]:
-    """Per row, why it is quarantined (semicolon-joined broken rules) or null, and the raw
-    text quarantine keeps of it (an aggregate member's own text, made for these rows only)."""
-    rules = _broken_rules(columns, rows)
+def _broken(rules: list[tuple[pa.Array, str]]) -> pa.Array:
     broken = rules[0][0]
     for mask, _ in rules[1:]:
         broken = pc.or_(broken, mask)
-    flagged = pc.indices_nonzero(broken).to_pylist()
+    return broken
+
+
+def _quarantined(rules: list[tuple[pa.Array, str]], rows: _Rows) -> tuple[pa.Array, pa.Array]:
+    """Per row, why it is quarantined (semicolon-joined broken rules) or null, and the raw
+    text quarantine keeps of it (an aggregate member's own text, made for these rows only)."""
+    flagged = pc.indices_nonzero(_broken(rules)).to_pylist()
     reasons, raw = list(rows.early), list(rows.raw)
     if flagged:
         masks = [(mask.to_pylist(), message) for mask, message in rules]
@@ -314,7 +320,9 @@ def _quarantined(columns: dict[str, pa.Array], rows: _Rows) -> tuple[pa.Array, p
             if reasons[row] is None:
                 reasons[row] = "; ".join(message for mask, message in masks if mask[row])
     for row, reason in enumerate(reasons):
-        if reason is not None and raw[row] is None:
+        if reason is None:
+            raw[row] = None
+        elif raw[row] is None:
             raw[row] = _raw(rows.values[row])
     return pa.array(reasons, pa.string()), pa.array(raw, pa.string())
 
@@ -322,31 +330,51 @@ def _quarantined(columns: dict[str, pa.Array], rows: _Rows) -> tuple[pa.Array, p
 def sink_rows(records: pa.Table | pa.RecordBatch, now: datetime | None = None) -> pa.Table:
     """Kinesis records (the source's columns, compressed aggregates already inflated) -> one
     row per event in `SINK_SCHEMA`: bronze's and quarantine's columns, where it goes
-    (`sink_table`) and its dedup key. `now` stamps quarantined rows."""
+    (`sink_table`) and its dedup key. `now` stamps quarantined rows.
+
+    A batch whose events all pass is read by Arrow's JSON reader (`streaming.stream.columnar`,
+    a third of the CPU); any other batch, and any the reader cannot vouch for, event by event,
+    which finds each broken event's reasons and raw text."""
     now = now or datetime.now(UTC)
+    events = read_events(records.column("data"))
+    if events is not None:
+        none = pa.nulls(len(events.record), pa.bool_()).fill_null(False)
+        if not pc.any(_broken(_broken_rules(events.columns, none, none))).as_py():
+            nothing = pa.nulls(len(events.record), pa.string())
+            return _sink_table(records, events.record, events.index, events.columns,
+                               nothing, nothing, now)
+    return event_rows(records, now)
+
+
+def event_rows(records: pa.Table | pa.RecordBatch, now: datetime) -> pa.Table:
+    """`sink_rows` event by event: every record parsed by orjson, every broken event
+    quarantined with its reasons and its own text."""
     rows = _Rows()
     for record, data in enumerate(records.column("data").to_pylist()):
         for index, raw, event, reason in _members(data):
             rows.add(record, index, raw, event, reason)
-    count = len(rows.record)
-    positions = pa.array(rows.record, pa.int64())
-    columns = rows.strings()
-    columns |= {
-        "event_time": rows.timestamps("event_time"),
-        "received_at": rows.timestamps("received_at"),
-        "element": pa.array(rows.element, ELEMENT),
-        "properties": pa.array(rows.properties, PROPERTIES),
-        "schema_version": pa.array(rows.schema_version, pa.int32()),
-        "is_bot": pa.array(rows.is_bot, pa.bool_()),
+    columns = rows.columns()
+    rules = _broken_rules(columns, pa.array(rows.element_bad, pa.bool_()),
+                          pa.array(rows.properties_bad, pa.bool_()))
+    reason, raw = _quarantined(rules, rows)
+    return _sink_table(records, pa.array(rows.record, pa.int64()),
+                       pa.array(rows.index, pa.int32()), columns, reason, raw, now)
+
+
+def _sink_table(records: pa.Table | pa.RecordBatch, positions: pa.Array, index: pa.Array,
+                columns: dict[str, pa.Array], reason: pa.Array, raw: pa.Array,
+                now: datetime) -> pa.Table:
+    """The rows of `sink_rows` from the events' columns, the record each came from and its
+    index in it, and why each is quarantined (null: it goes to bronze)."""
+    count = len(positions)
+    columns = columns | {
+        "event_date": columns["event_time"].cast(pa.date32()),
         "kinesis_shard_id": records.column("shard_id").take(positions),
         "kinesis_sequence_number": records.column("sequence_number").take(positions),
         "kinesis_arrival_time": records.column("approximate_arrival_timestamp").take(
             positions).cast(TIMESTAMP),
     }
-    columns["event_date"] = columns["event_time"].cast(pa.date32())
-    reason, raw = _quarantined(columns, rows)
     bad = pc.is_valid(reason)
-    index = pa.array(rows.index, pa.int32())
     position = pc.binary_join_element_wise(
         columns["kinesis_shard_id"], columns["kinesis_sequence_number"],
         index.cast(pa.string()), "/", null_handling="skip")
