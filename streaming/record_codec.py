@@ -10,9 +10,10 @@ saved.
 A compressed record is `COMPRESSED_PREFIX` followed by a zlib stream (RFC 1950) holding the
 aggregate's JSON exactly as `streaming.records` documents it; any zlib reads it. The prefix
 begins with a NUL byte, which no JSON text can begin with, so a compressed record is never
-mistaken for a plain one, and its last byte is the codec's version. The job's reader inflates records
-before Spark sees them (`inflate`); a record that claims the prefix but does not inflate,
-or would inflate past `MAX_INFLATED_BYTES`, is passed on as it came and quarantined whole.
+mistaken for a plain one, and its last byte is the codec's version. The job inflates records in
+its sink (`inflate`), after Spark has moved them compressed; a record that claims the prefix
+but does not inflate, or would inflate past `MAX_INFLATED_BYTES`, is passed on as it came and
+quarantined whole.
 
 The streams are written and read with ISA-L (`isal`, Intel's deflate library), whose
 `isal_zlib` is the standard library's zlib API: level 1 deflated shop traffic at 0.65 us an

@@ -66,13 +66,10 @@ class Events:
     columns: dict[str, pa.Array]
 
 
-def read_events(data: pa.Array | pa.ChunkedArray) -> Events | None:
+def read_events(records: list[bytes]) -> Events | None:
     """The events of a batch's records (inflated), or None when the batch holds anything the
     per-event path must read (module docstring). A plain record (one event) is read as an
     aggregate of one."""
-    if data.null_count:
-        return None
-    records = data.to_pylist()
     if not records or not all(r.startswith(b"{") for r in records):
         return None
     plain = [not r.startswith(_HEAD) for r in records]

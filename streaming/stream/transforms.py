@@ -38,7 +38,7 @@ from streaming.contract import (
     UUID_PATTERN,
     parse_timestamp,
 )
-from streaming.record_codec import COMPRESSED_PREFIX, MAX_INFLATED_BYTES
+from streaming.record_codec import COMPRESSED_PREFIX, MAX_INFLATED_BYTES, inflate
 from streaming.records import AGGREGATE_EVENTS, AGGREGATE_MARKER, AGGREGATE_VERSION
 from streaming.stream.columnar import read_events
 from streaming.stream.event_columns import (
@@ -117,7 +117,7 @@ def _binary(data: bytes) -> str:
 def _members(data: bytes) -> Iterator[tuple[int | None, str | None, Any, str | None]]:
     """(index in the aggregate, raw text, parsed event, reason it is quarantined already)
     for each event a record holds; an unreadable record is one quarantined row."""
-    if data.startswith(COMPRESSED_PREFIX):  # the reader inflates what inflates
+    if data.startswith(COMPRESSED_PREFIX):  # `sink_rows` inflated what inflates
         yield None, _binary(data), None, NOT_INFLATED
         return
     try:
@@ -328,29 +328,37 @@ def _quarantined(rules: list[tuple[pa.Array, str]], rows: _Rows) -> tuple[pa.Arr
 
 
 def sink_rows(records: pa.Table | pa.RecordBatch, now: datetime | None = None) -> pa.Table:
-    """Kinesis records (the source's columns, compressed aggregates already inflated) -> one
-    row per event in `SINK_SCHEMA`: bronze's and quarantine's columns, where it goes
-    (`sink_table`) and its dedup key. `now` stamps quarantined rows.
+    """Kinesis records (the source's columns, as the stream holds them) -> one row per event
+    in `SINK_SCHEMA`: bronze's and quarantine's columns, where it goes (`sink_table`) and its
+    dedup key. `now` stamps quarantined rows.
 
-    A batch whose events all pass is read by Arrow's JSON reader (`streaming.stream.columnar`,
-    a third of the CPU); any other batch, and any the reader cannot vouch for, event by event,
-    which finds each broken event's reasons and raw text."""
+    Compressed aggregates are inflated here. A batch whose events all pass is then read by
+    Arrow's JSON reader (`streaming.stream.columnar`, half the CPU); any other batch, and any
+    the reader cannot vouch for, event by event, which finds each broken event's reasons and
+    raw text."""
     now = now or datetime.now(UTC)
-    events = read_events(records.column("data"))
+    payloads = [inflate(data) for data in records.column("data").to_pylist()]
+    events = read_events(payloads)
     if events is not None:
         none = pa.nulls(len(events.record), pa.bool_()).fill_null(False)
         if not pc.any(_broken(_broken_rules(events.columns, none, none))).as_py():
             nothing = pa.nulls(len(events.record), pa.string())
             return _sink_table(records, events.record, events.index, events.columns,
                                nothing, nothing, now)
-    return event_rows(records, now)
+    return _event_rows(records, payloads, now)
 
 
 def event_rows(records: pa.Table | pa.RecordBatch, now: datetime) -> pa.Table:
     """`sink_rows` event by event: every record parsed by orjson, every broken event
     quarantined with its reasons and its own text."""
+    return _event_rows(records, [inflate(data) for data in records.column("data").to_pylist()],
+                       now)
+
+
+def _event_rows(records: pa.Table | pa.RecordBatch, payloads: list[bytes],
+                now: datetime) -> pa.Table:
     rows = _Rows()
-    for record, data in enumerate(records.column("data").to_pylist()):
+    for record, data in enumerate(payloads):
         for index, raw, event, reason in _members(data):
             rows.add(record, index, raw, event, reason)
     columns = rows.columns()

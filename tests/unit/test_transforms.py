@@ -1,5 +1,5 @@
 """The job's transform (streaming/stream/transforms.py) on Arrow batches shaped like the
-Kinesis source's records: pure Python, as `mapInArrow` runs it on Spark's executors."""
+Kinesis source's records: pure Python, as the job's sink runs it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import pytest
 
 from streaming.erased import subject_hash
 from streaming.lake.suppression import listed_rows
-from streaming.record_codec import inflate
 from streaming.records import aggregate
 from streaming.stream.source import ARROW_SCHEMA
 from streaming.stream.transforms import (
@@ -39,13 +38,13 @@ def record(**overrides) -> dict:
 
 
 def source_rows(payloads: list[bytes]) -> pa.Table:
-    """Records as the job's Kinesis reader hands them over: compressed ones inflated."""
+    """Records as the job's Kinesis reader hands them over, compressed ones compressed."""
     return pa.table({
         "shard_id": ["shardId-000000000000"] * len(payloads),
         "sequence_number": [str(49_000 + n) for n in range(len(payloads))],
         "partition_key": ["a"] * len(payloads),
         "approximate_arrival_timestamp": [ARRIVAL] * len(payloads),
-        "data": [inflate(payload) for payload in payloads],
+        "data": payloads,
     }, schema=ARROW_SCHEMA)
 
 
