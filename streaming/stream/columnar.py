@@ -21,7 +21,6 @@ gives back the same text; any other form is parsed by the contract's own functio
 from __future__ import annotations
 
 from dataclasses import dataclass
-from io import BytesIO
 
 import numpy as np
 import pyarrow as pa
@@ -74,12 +73,13 @@ def read_events(records: list[bytes]) -> Events | None:
         return None
     plain = [not r.startswith(_HEAD) for r in records]
     blob = b"\n".join(_HEAD + r + b"]}" if p else r for r, p in zip(records, plain, strict=True))
-    if blob.count(b"\n") != len(records) - 1 or b"\r" in blob:
-        return None
     try:
-        table = pj.read_json(BytesIO(blob), read_options=_READ, parse_options=_OPTIONS)
+        table = pj.read_json(pa.BufferReader(blob), read_options=_READ, parse_options=_OPTIONS)
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
+    # A record that holds a line break is read as several lines: the first is not blank (the
+    # record starts with "{"), the others are blank, or fail to parse, or add rows. So the
+    # rows are one a record exactly when every record read as the one JSON text it is.
     if table.num_rows != len(records) or not table.schema.equals(_envelope(table)):
         return None
     lists = table.column(AGGREGATE_EVENTS).combine_chunks()

@@ -135,7 +135,9 @@ class BatchWriter:
                 log.info("batch %s: %s events of erased people dropped", batch_id, dropped)
                 write_status(self.settings.state_dir / STATUS_FILE,
                              suppressed_events=self.suppressed_events)
-        rows = rows.filter(self._recent().admit(rows.column("dedup_key"), self.clock()))
+        admitted = self._recent().admit(rows.column("dedup_key"), self.clock())
+        if admitted.false_count:
+            rows = rows.filter(admitted)
         self.bronze.append(table_rows(rows, "bronze"), app_id, batch_id)
         self.quarantine.append(table_rows(rows, "quarantine"), app_id, batch_id)
 

@@ -401,5 +401,9 @@ def _sink_table(records: pa.Table | pa.RecordBatch, positions: pa.Array, index: 
 def table_rows(rows: pa.Table, table: str) -> pa.Table:
     """The rows of `sink_rows` that go to `table` (bronze or quarantine), in its columns, all
     nullable (the tables hold every column as nullable)."""
-    picked = rows.filter(pc.equal(rows.column("sink_table"), table)).select(TABLE_COLUMNS[table])
+    wanted = pc.equal(rows.column("sink_table"), table)
+    if pc.all(wanted).as_py() is not False:  # no copy of a batch that goes to one table
+        picked = rows.select(TABLE_COLUMNS[table])
+    else:
+        picked = rows.filter(wanted).select(TABLE_COLUMNS[table])
     return picked.cast(pa.schema([field.with_nullable(True) for field in picked.schema]))
