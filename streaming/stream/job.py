@@ -90,8 +90,9 @@ class BatchWriter:
     through the lake's one commit path (streaming/lake/delta.py: delta-rs, safe beside
     Dagster's OPTIMIZE, VACUUM and restore, and ~40 ms a commit where delta-spark took ~1 s).
 
-    The batch's records are fetched as Arrow once and parsed and checked in Python
-    (`sink_rows`: ~15 us of CPU an event where Spark SQL expressions cost the JVM ~55-90 us,
+    The batch's records are fetched as Arrow once, still compressed, and inflated, parsed and
+    checked in the sink (`sink_rows`: Arrow's JSON reader for a batch of valid events, ~10 us
+    of CPU an event with the inflating, where Spark SQL expressions cost the JVM ~55-90 us;
     docs/benchmarks.md), repeated events are dropped (`RecentKeys`, rebuilt from bronze at the
     first batch), and the rest is split in Arrow; each commit carries the app transaction
     (query id, batch id), and a table that already holds it (a batch replayed after a crash
@@ -226,9 +227,10 @@ def run(settings: Settings, trigger: str, spark: SparkSession | None = None) -> 
     `max_records_per_shard`; both 1,000 by default, and `max_records_per_batch` (1,000) from
     all shards together. A batch's fixed cost is ~0.15 s now, so larger batches gain little,
     and every record of a batch is in the driver's memory at once (an aggregate holds 20-60
-    events, ~30 KB inflated): a 1,000,000-event backlog on 2 shards drained at 31,000
-    events/s with 1,000 records a batch (stack peak 3.2 GiB), 29,000/s with 2,000 (4.0
-    GiB), and 5,000 a shard ran the driver out of heap (docs/benchmarks.md).
+    events, ~30 KB inflated): a 1,000,000-event backlog on 2 shards drained at 39,000
+    events/s with 1,000 records a batch (stack peak 2.1 GiB), 37,000-40,000/s with 2,000 or
+    4,000 (2.5-3.0 GiB); before records crossed Spark compressed, 5,000 a shard ran the
+    driver out of heap (docs/benchmarks.md).
 
     "starting" is published as soon as the lock is held, before Spark starts (a minute on a
     busy machine): observers must not take a starting job for a dead one and launch a

@@ -11,9 +11,10 @@ The transform works on Arrow, in Python, in the job's sink (`streaming.stream.jo
 on the micro-batch's records fetched once as Arrow. It replaced Spark SQL expressions
 (`from_json` twice, `posexplode`, the rules as columns, then the rows fetched as Arrow):
 those cost the JVM 55-90 us of CPU an event on these two cores and made a burst of traffic
-wait for the job; this costs ~15 us, fetch included (docs/benchmarks.md). Running it in
-Spark's Python workers (`mapInArrow`) cost ~26-41 us: the rows crossed to the workers and
-back before the fetch.
+wait for the job. Event by event (`event_rows`) it costs ~16-20 us; a batch of valid events
+read by Arrow's JSON reader (`streaming.stream.columnar`) ~9-12 (docs/benchmarks.md).
+Running it in Spark's Python workers (`mapInArrow`) cost ~26-41 us: the rows crossed to the
+workers and back before the fetch.
 """
 
 from __future__ import annotations
