@@ -8,7 +8,6 @@ import uuid
 from datetime import UTC, datetime
 
 import orjson
-import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,23 +16,11 @@ from streaming.ingest.enrich import enrich, request_fields
 from streaming.record_codec import inflate
 from streaming.records import aggregate
 from streaming.stream.columnar import read_events
-from streaming.stream.source import ARROW_SCHEMA
 from streaming.stream.transforms import event_rows, sink_rows
 from streaming.tools.traffic import flushes
+from tests.unit.test_transforms import source_rows
 
 NOW = datetime(2026, 11, 30, 10, 0, 5, tzinfo=UTC)
-ARRIVAL = datetime(2026, 11, 30, 10, 0, 1, tzinfo=UTC)
-
-
-def batch(payloads: list[bytes]) -> pa.Table:
-    """Records as the job's Kinesis reader hands them over, compressed ones compressed."""
-    return pa.table({
-        "shard_id": ["shardId-000000000001"] * len(payloads),
-        "sequence_number": [str(7_000 + n) for n in range(len(payloads))],
-        "partition_key": ["k"] * len(payloads),
-        "approximate_arrival_timestamp": [ARRIVAL] * len(payloads),
-        "data": payloads,
-    }, schema=ARROW_SCHEMA)
 
 
 def records_of(events: list[tuple[str, bytes]]) -> list[bytes]:
@@ -49,7 +36,7 @@ def test_the_handlers_records_take_the_readers_path_and_give_the_same_rows():
                     for e in flush.events]
         # One request a flush, as the handler writes them; a lone event is a plain record.
         payloads += records_of(enriched[:1]) + records_of(enriched[1:])
-    records = batch(payloads)
+    records = source_rows(payloads)
     assert read_events([inflate(d) for d in records.column("data").to_pylist()]) is not None
     rows = sink_rows(records, NOW)
     assert rows.num_rows == 3_000
@@ -120,7 +107,7 @@ _ODD_RECORDS = st.sampled_from([
        st.lists(_ODD_RECORDS, max_size=2))
 def test_any_batch_gives_the_rows_of_the_per_event_path(drawn, odd):
     records = records_of([(key, orjson.dumps(event)) for key, event in drawn]) + odd
-    data = batch(records)
+    data = source_rows(records)
     assert sink_rows(data, NOW).equals(event_rows(data, NOW))
 
 
@@ -157,7 +144,7 @@ def valid_events(draw, number: int) -> dict:
 def test_valid_events_take_the_readers_path_and_give_the_same_rows(drawn):
     """The reader vouches for batches of valid events (so the job does not silently fall back
     to the slower path), and its rows are the per-event path's."""
-    data = batch(records_of([(key, orjson.dumps(event)) for key, event in drawn]))
+    data = source_rows(records_of([(key, orjson.dumps(event)) for key, event in drawn]))
     assert read_events([inflate(d) for d in data.column("data").to_pylist()]) is not None
     rows = sink_rows(data, NOW)
     assert rows.equals(event_rows(data, NOW))
