@@ -63,7 +63,12 @@ def test_optimize_and_vacuum_while_the_stream_writes(stack, spark):
         files_before_vacuum = parquet_files(tables.BRONZE.uri(stack.settings))
         vacuumed = materialize([bronze_vacuum], resources=resources)
         files_after_vacuum = parquet_files(tables.BRONZE.uri(stack.settings))
+        # Traffic after the maintenance too, and enough of it whatever the speed of the rest:
+        # a faster job reached 5 files after 500 events had been sent.
         time.sleep(3)
+        deadline = time.monotonic() + 120
+        while len(sent) <= 500 and time.monotonic() < deadline:
+            time.sleep(0.2)
     finally:
         stop.set()
         sender.join()
