@@ -13,9 +13,9 @@ empty aggregate or a member that is not an object, a value of another JSON type 
 column's (the per-event path keeps it as its JSON text), a field the contract does not know
 (Arrow's reader accepts NaN and Infinity, which JSON and orjson refuse, and only unknown fields
 could hold them), a property that is not a string, a repeated key, a record split by a
-newline. Times are taken from Arrow only in the contract's canonical form
-(`2026-11-30T10:02:01.484000Z`, what the handler writes) and only when formatting them again
-gives back the same text; any other form is parsed by the contract's own function.
+newline. Times are taken from Arrow only when every one is in the contract's canonical form
+(`2026-11-30T10:02:01.484000Z`, what the handler writes), where Arrow's parser refuses what
+the contract's refuses; any other form is parsed by the contract's own function.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def read_events(records: list[bytes]) -> Events | None:
     aggregate of one."""
     if not records or not all(r.startswith(b"{") for r in records):
         return None
-    plain = [not r.startswith(_HEAD) for r in records]
+    plain = np.array([not r.startswith(_HEAD) for r in records])
     blob = b"\n".join(_HEAD + r + b"]}" if p else r for r, p in zip(records, plain, strict=True))
     try:
         table = pj.read_json(pa.BufferReader(blob), read_options=_READ, parse_options=_OPTIONS)
@@ -84,12 +84,12 @@ def read_events(records: list[bytes]) -> Events | None:
         return None
     lists = table.column(AGGREGATE_EVENTS).combine_chunks()
     lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
-    if lists.null_count or (lengths == 0).any() or (lengths[np.array(plain)] != 1).any():
+    if lists.null_count or (lengths == 0).any() or (lengths[plain] != 1).any():
         return None
     events = lists.flatten()
     if events.null_count:
         return None
-    return _columns(events, lists, np.array(plain))
+    return _columns(events, lists, plain)
 
 
 def _envelope(table: pa.Table) -> pa.Schema:
