@@ -196,28 +196,45 @@ def start_query(spark: SparkSession, settings: Settings) -> StreamingQuery:
 
 def drain(query: StreamingQuery, settings: Settings, poll_seconds: float = 0.5) -> None:
     """Stops `query` once it has caught up with the stream: after the first newly planned
-    batch that was not full (every shard's read reached what the shard held) or found nothing.
+    batch that was not full (every shard's read reached what the shard held) or found
+    nothing, and that started with every closed shard of the stream finished.
 
     Spark's available-now trigger cannot drain a Python source: with no admission control the
     source's first read is the whole "available" range, so it would stop after one batch.
     Replays of a batch planned before a crash are not counted: they say nothing about what
-    waits after them.
+    waits after them. After a reshard, the batch that reads a closed parent's last records
+    is short, and its children are read only from the batch after the one that finished it
+    (streaming/stream/source.py): such a batch says nothing of the children's backlog either.
     """
-    from streaming.kinesis import kinesis_client, list_shard_ids
+    from streaming.kinesis import kinesis_client, list_shards
     from streaming.stream.backlog import planned_batch
 
     replayed = planned_batch(settings.bronze_checkpoint_uri)
+    client = kinesis_client(settings)
     # What a full read of one shard returns (the reader splits the batch's records between
     # the shards it reads; all listed shards are at least as many, so this errs on reading on)
     full = shard_limit(settings.max_records_per_shard, settings.max_records_per_batch,
-                       len(list_shard_ids(kinesis_client(settings), settings.stream_name)))
+                       len(list_shards(client, settings.stream_name)))
     while not query.awaitTermination(poll_seconds):
-        progress = query.lastProgress
+        last = query.lastProgress  # its source offsets are strings; its JSON holds them parsed
+        progress = json.loads(last.json) if last else None
         if (progress and (replayed is None or progress["batchId"] > replayed)
-                and progress["numInputRows"] < full):
+                and progress["numInputRows"] < full
+                and not closed_shards_pending(list_shards(client, settings.stream_name),
+                                              progress["sources"][0]["startOffset"])):
             log.info("caught up after batch %s (%s rows): stopping", progress["batchId"],
                      progress["numInputRows"])
             query.stop()
+
+
+def closed_shards_pending(shards: list[dict], start: dict | None) -> list[str]:
+    """The closed shards (ListShards' `shards`) not yet finished at a batch's `start` offset
+    (None before the first batch): each still holds records, or children the reader has not
+    started."""
+    finished = set((start or {}).get("finished", []))
+    return sorted(shard["ShardId"] for shard in shards
+                  if "EndingSequenceNumber" in shard["SequenceNumberRange"]
+                  and shard["ShardId"] not in finished)
 
 
 def run(settings: Settings, trigger: str, spark: SparkSession | None = None) -> int:

@@ -2,7 +2,8 @@
 
 Spark's own available-now trigger would stop after the Python source's first read (one
 batch of at most CLICKSTREAM_CATCH_UP_RECORDS_PER_SHARD records per shard); the job drains in
-as many batches as the backlog needs, on the real kinesalite, Spark and Delta.
+as many batches as the backlog needs, on the real kinesalite, Spark and Delta, across a
+reshard too.
 """
 
 import json
@@ -10,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 
-from streaming.kinesis import kinesis_client, put_records
+from streaming.kinesis import ensure_stream, kinesis_client, put_records
 from streaming.lake import tables
 from streaming.lake.read import read_columns
 from streaming.local.stack import LocalStack
@@ -41,3 +42,29 @@ def test_a_catch_up_drains_a_backlog_of_many_batches_then_stops(tmp_path):
     assert all(b["numInputRows"] <= 2 * PER_SHARD for b in batches)
     assert sum(b["numInputRows"] for b in batches) == len(records)
     assert len(batches) >= len(records) // (2 * PER_SHARD)
+
+
+def test_a_catch_up_reads_a_split_shards_children_after_its_backlog(tmp_path):
+    """The parent's last batch is short (or empty, when it only finds the shard's end), and
+    its children, read from the batch after it, hold the rest of the backlog: a catch-up that
+    stopped on that batch would leave them unread."""
+    settings = replace(isolated_settings(tmp_path, shard_count=1),
+                       catch_up_records_per_shard=PER_SHARD)
+    stack = LocalStack(settings)
+    try:
+        stack.start_kinesis()
+        client = kinesis_client(settings)
+        records = enriched_records(BACKLOG, settings)
+        before_split = len(records) // 2 | 1  # odd: the parent's last read is short
+        assert put_records(client, settings.stream_name, records[:before_split]).failed == 0
+        [parent] = client.list_shards(StreamName=settings.stream_name)["Shards"]
+        client.split_shard(StreamName=settings.stream_name, ShardToSplit=parent["ShardId"],
+                           NewStartingHashKey=str(int(parent["HashKeyRange"]["EndingHashKey"]) // 2))
+        ensure_stream(client, settings.stream_name, 1)  # waits until the split is done
+        assert put_records(client, settings.stream_name, records[before_split:]).failed == 0
+        job = stack.start_job(trigger="available-now")
+        assert job.wait(timeout=600) == 0, (stack.log_dir / "job.log").read_text()[-4000:]
+    finally:
+        stack.stop()
+    ids = read_columns(tables.BRONZE.uri(settings), ["event_id"])["event_id"].to_pylist()
+    assert len(ids) == len(set(ids)) == BACKLOG
