@@ -30,6 +30,7 @@ def test_catch_up_smoke_drains_the_whole_backlog(tmp_path):
     assert report["bare_read"]["records"] == report["backlog_records"] < 3000  # aggregated
     assert report["job"]["rows_in_bronze"] == 3000 and report["job"]["exit_code"] == 0
     assert report["ratio_to_bare_read"] > 0
+    assert report["sink_only"]["events"] == 3000 and report["ratio_to_sink_only"] > 0
 
 
 def test_limit_smoke_reports_stage_costs_and_the_cost_model(tmp_path):

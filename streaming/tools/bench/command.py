@@ -93,7 +93,9 @@ def headline(report: dict) -> list[str]:
         return [f"backlog {report['backlog']:,}: bare GetRecords "
                 f"{report['bare_read']['records_per_s']:,}/s; job {job['rows_per_s']:,} rows/s "
                 f"processing ({job['rows_per_s_incl_start']:,}/s incl. Spark start); ratio "
-                f"{report['ratio_to_bare_read']:.0%}; rows in bronze {job['rows_in_bronze']:,}"]
+                f"{report['ratio_to_bare_read']:.0%}; the job's sink alone "
+                f"{report['sink_only']['events_per_s']:,} events/s, ratio "
+                f"{report['ratio_to_sink_only']:.0%}; rows in bronze {job['rows_in_bronze']:,}"]
     return [f"{report['events']:,} events in {report['seconds']}s = {report['events_per_s']:,}/s; "
             f"us/event {report['stage_us_per_event']}; Kinesis put "
             f"{report['kinesis_put_us_per_event']}us/event"]

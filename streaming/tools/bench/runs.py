@@ -4,7 +4,9 @@ sustained  the load generator (own process) posts tracker-sized batches at a fix
            the gateway for a fixed time; loss, duplicates and latency come from bronze and
            its Delta log against the ids the gateway acknowledged.
 catch-up   a backlog is written straight to the local Kinesis endpoint; a bare GetRecords
-           loop reads it (the endpoint's own ceiling), then the job drains it available-now.
+           loop reads it (the endpoint's own ceiling), the same loop hands it to the job's
+           sink in one process (the job's own work, without Spark), then the job drains it
+           available-now.
 limit      the same events parsed, validated, enriched and written to Delta in one process
            with no network hop: what this machine can do for the same work.
 """
@@ -14,8 +16,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
@@ -34,6 +37,8 @@ from streaming.lake.read import Arrivals, latencies_per_commit, latest_version, 
 from streaming.local.stack import LocalStack
 from streaming.records import aggregate
 from streaming.settings import Settings
+from streaming.stream.job import BatchWriter, ensure_tables
+from streaming.stream.source import GET_RECORDS_LIMIT, record_batch
 from streaming.stream.status import PROGRESS_LOG
 from streaming.tools.bench.measure import (
     MemorySampler,
@@ -151,20 +156,43 @@ def _put_all(settings: Settings, records: list[tuple[str, bytes]], threads: int 
     return time.perf_counter() - started
 
 
-def bare_read_rate(settings: Settings) -> tuple[int, float]:
-    """Records and seconds for a plain GetRecords loop over every shard from the start."""
+def shard_reads(settings: Settings, limit: int) -> Iterator[tuple[str, list[dict]]]:
+    """Every shard's records from the start, a GetRecords call (at most `limit`) at a time."""
     client = kinesis_client(settings)
-    total, started = 0, time.perf_counter()
     for shard in sorted(list_shard_ids(client, settings.stream_name)):
         iterator = client.get_shard_iterator(StreamName=settings.stream_name, ShardId=shard,
                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
         while iterator:
-            response = client.get_records(ShardIterator=iterator, Limit=10000)
+            response = client.get_records(ShardIterator=iterator, Limit=limit)
             if not response["Records"]:
                 break
-            total += len(response["Records"])
+            yield shard, response["Records"]
             iterator = response.get("NextShardIterator")
+
+
+def bare_read_rate(settings: Settings) -> tuple[int, float]:
+    """Records and seconds for a plain GetRecords loop over every shard from the start."""
+    total, started = 0, time.perf_counter()
+    for _, records in shard_reads(settings, GET_RECORDS_LIMIT):
+        total += len(records)
     return total, time.perf_counter() - started
+
+
+def sink_read_rate(settings: Settings) -> tuple[int, float]:
+    """Events and seconds for the same loop handing the job's batches (as many records) to
+    the job's own sink (`BatchWriter.write`: inflate, parse, check, dedup, the bronze and
+    quarantine commits) in this process, into a lake of its own: the job's work with no
+    Spark around it, and nothing overlapped."""
+    scratch = replace(settings, lake_uri=str(settings.home / "bench-sink-only" / "lake"))
+    ensure_tables(scratch)
+    writer = BatchWriter(scratch)
+    started = time.perf_counter()
+    for batch_id, (shard, records) in enumerate(
+            shard_reads(settings, settings.catch_up_records_per_shard)):
+        writer.write(pa.Table.from_batches([record_batch(shard, records)]), "bench-sink-only",
+                     batch_id)
+    seconds = time.perf_counter() - started
+    return read_columns(tables.BRONZE.uri(scratch), ["event_id"]).num_rows, seconds
 
 
 def run_catch_up(settings: Settings, events: int, say: Say) -> dict:
@@ -177,7 +205,10 @@ def run_catch_up(settings: Settings, events: int, say: Say) -> dict:
         put_seconds = _put_all(settings, records)
         say(f"  backlog written in {put_seconds:.1f}s; bare GetRecords read ...")
         read, read_seconds = bare_read_rate(settings)
-        say(f"  bare read: {read:,} records in {read_seconds:.1f}s; draining with the job ...")
+        say(f"  bare read: {read:,} records in {read_seconds:.1f}s; the same into the job's "
+            "sink, without Spark ...")
+        sunk, sink_seconds = sink_read_rate(settings)
+        say(f"  sink only: {sunk:,} events in {sink_seconds:.1f}s; draining with the job ...")
         since = time.time()
         with MemorySampler({"kinesis": stack.processes["kinesis"].pid}) as memory:
             job = stack.start_job(trigger="available-now")
@@ -200,7 +231,10 @@ def run_catch_up(settings: Settings, events: int, say: Say) -> dict:
                     "wall_seconds_incl_start": round(wall, 1),
                     "processing_seconds": round(processing, 1),
                     "rows_per_s": round(job_rate), "rows_per_s_incl_start": round(in_bronze / wall)},
+            "sink_only": {"events": sunk, "seconds": round(sink_seconds, 2),
+                          "events_per_s": round(sunk / sink_seconds)},
             "ratio_to_bare_read": round(job_rate / bare_rate, 3),
+            "ratio_to_sink_only": round(job_rate * sink_seconds / sunk, 3),
             "memory": memory.report(), "job_stages": stages,
         }
     finally:
