@@ -29,15 +29,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Schema, Transaction, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from pyarrow import fs
 
 from streaming.lake import tables
 from streaming.lake.tables import Table
-from streaming.settings import Settings
+from streaming.settings import Settings, load_settings
 
 # Retries of a commit that lost a race for a log version (delta-rs rebases and checks for
 # conflicts each time); appends never conflict with each other or with compaction. A lost race
@@ -71,6 +73,22 @@ def storage_options(settings: Settings, uri: str | None = None) -> dict[str, str
         options["AWS_ENDPOINT_URL"] = settings.s3_endpoint_url
         options["AWS_ALLOW_HTTP"] = str(settings.s3_endpoint_url.startswith("http://")).lower()
     return options
+
+
+def lake_filesystem(uri: str, settings: Settings | None = None) -> tuple[fs.FileSystem, str]:
+    """pyarrow's file system and path for `uri` (a folder, or s3:// as the lake's tables and
+    the job's checkpoint may be), reaching S3 as delta-rs does (`storage_options`): in the
+    settings' region, at their S3-compatible endpoint when set. pyarrow's own
+    `FileSystem.from_uri` takes an endpoint only from the AWS SDKs' variables, so the lake's
+    files read through it were out of reach with CLICKSTREAM_S3_ENDPOINT alone."""
+    if not uri.startswith(("s3://", "s3a://")):
+        return fs.FileSystem.from_uri(uri if "://" in uri else f"file://{Path(uri).resolve()}")
+    settings = settings or load_settings()
+    options: dict[str, str] = {"region": settings.region}
+    if settings.s3_endpoint_url:
+        scheme, _, address = settings.s3_endpoint_url.rstrip("/").partition("://")
+        options |= {"scheme": scheme, "endpoint_override": address}
+    return fs.S3FileSystem(**options), uri.split("://", 1)[1].rstrip("/")
 
 
 @dataclass(frozen=True)

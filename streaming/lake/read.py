@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,7 +19,7 @@ from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 from pyarrow import fs
 
-from streaming.lake.delta import storage_options
+from streaming.lake.delta import lake_filesystem, storage_options
 from streaming.settings import load_settings
 
 
@@ -76,10 +75,6 @@ class Commit:
         return [f.path for f in self.added]
 
 
-def _log_filesystem(uri: str) -> tuple[fs.FileSystem, str]:
-    return fs.FileSystem.from_uri(uri if "://" in uri else f"file://{Path(uri).resolve()}")
-
-
 def _parse_commit(version: int, text: str) -> Commit:
     timestamp, operation, added = 0, "", []
     for line in text.splitlines():
@@ -98,7 +93,7 @@ def _parse_commit(version: int, text: str) -> Commit:
 def commits_since(uri: str, after_version: int, limit: int | None = None) -> list[Commit]:
     """Commits newer than `after_version` from the JSON log (local or s3://), oldest first;
     with `limit`, only the newest `limit` of them."""
-    filesystem, path = _log_filesystem(uri)
+    filesystem, path = lake_filesystem(uri)
     try:
         infos = filesystem.get_file_info(fs.FileSelector(f"{path}/_delta_log"))
     except FileNotFoundError:
@@ -122,7 +117,7 @@ def read_added(uri: str, added: AddedFile, columns: list[str]) -> pa.Table:
     """`columns` of a data file a commit added (local or s3://)."""
     from urllib.parse import unquote
 
-    filesystem, path = _log_filesystem(uri)
+    filesystem, path = lake_filesystem(uri)
     return pq.read_table(f"{path}/{unquote(added.path)}", columns=columns, filesystem=filesystem)
 
 

@@ -19,12 +19,10 @@ from datetime import UTC, datetime
 import pyarrow as pa
 from pyarrow import fs
 
+from streaming.lake.delta import lake_filesystem
+
 CATALOG_FOLDER = "_catalog"
 CATALOG_FILE = "catalog.json"
-
-
-def lake_filesystem(uri: str) -> tuple[fs.FileSystem, str]:
-    return fs.FileSystem.from_uri(uri if "://" in uri else f"file://{uri}")
 
 
 def table_name(layer: str, table: str) -> str:

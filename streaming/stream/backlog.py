@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pyarrow import fs
 
 from streaming.kinesis import list_shard_ids
+from streaming.lake.delta import lake_filesystem
 
 READ_LIMIT = 10_000
 
@@ -58,7 +59,7 @@ class Backlog:
 
 
 def _read_text(uri: str) -> str | None:
-    filesystem, path = fs.FileSystem.from_uri(uri)
+    filesystem, path = lake_filesystem(uri)
     try:
         with filesystem.open_input_stream(path) as stream:
             return stream.read().decode()
@@ -67,7 +68,7 @@ def _read_text(uri: str) -> str | None:
 
 
 def _list_batches(uri: str) -> list[int]:
-    filesystem, path = fs.FileSystem.from_uri(uri)
+    filesystem, path = lake_filesystem(uri)
     try:
         infos = filesystem.get_file_info(fs.FileSelector(path))
     except FileNotFoundError:
@@ -75,20 +76,16 @@ def _list_batches(uri: str) -> list[int]:
     return sorted(int(info.base_name) for info in infos if info.base_name.isdigit())
 
 
-def _local_or_uri(uri: str) -> str:
-    return uri if "://" in uri else f"file://{uri}"
-
-
 def committed_batch(checkpoint_uri: str) -> int | None:
     """The id of the last batch the query committed (its sink writes are durable)."""
-    batches = _list_batches(_local_or_uri(f"{checkpoint_uri}/commits"))
+    batches = _list_batches(f"{checkpoint_uri}/commits")
     return batches[-1] if batches else None
 
 
 def planned_batch(checkpoint_uri: str) -> int | None:
     """The id of the last batch the query planned (its offsets are logged; it may not be
     committed yet, and a restart replays it first)."""
-    batches = _list_batches(_local_or_uri(f"{checkpoint_uri}/offsets"))
+    batches = _list_batches(f"{checkpoint_uri}/offsets")
     return batches[-1] if batches else None
 
 
@@ -97,7 +94,7 @@ def committed_positions(checkpoint_uri: str) -> dict[str, str | None]:
     batch = committed_batch(checkpoint_uri)
     if batch is None:
         return {}
-    text = _read_text(_local_or_uri(f"{checkpoint_uri}/offsets/{batch}"))
+    text = _read_text(f"{checkpoint_uri}/offsets/{batch}")
     if text is None:
         return {}
     source_offset = text.splitlines()[2]

@@ -16,7 +16,7 @@ from pyarrow import fs
 from clickstream_assets.constants import BRONZE, MAINTENANCE, OPTIMIZE, OWNER
 from clickstream_assets.resources import LakeResource
 from streaming.lake import tables
-from streaming.lake.delta import DEFAULT_RETENTION_HOURS, DeltaTarget, TableMissing
+from streaming.lake.delta import DEFAULT_RETENTION_HOURS, DeltaTarget, TableMissing, lake_filesystem
 
 ZORDER_COLUMN = "anonymous_id"
 
@@ -38,7 +38,7 @@ def snapshot_files(target: DeltaTarget) -> tuple[int, int]:
 
 def stored_files(uri: str) -> tuple[int, int]:
     """Data files and bytes on storage, including those only old snapshots reference."""
-    filesystem, path = fs.FileSystem.from_uri(uri if "://" in uri else f"file://{uri}")
+    filesystem, path = lake_filesystem(uri)
     infos = filesystem.get_file_info(fs.FileSelector(path, recursive=True))
     data = [i for i in infos if i.type == fs.FileType.File and i.base_name.endswith(".parquet")
             and "/_delta_log/" not in i.path]
