@@ -43,6 +43,9 @@ locals {
   model_job                   = "${local.name}-model-builds"
   pipes_prefix                = "pipes"
   model_build_timeout_minutes = 120
+  # Pipes' context objects are deleted after each run, its messages (pipes/messages/) never:
+  # kept two weeks for a look at a failed run, then expired.
+  pipes_message_expiration_days = 14
   # The handler's route table (streaming/ingest/handler.py): events.py's EVENTS_PATH and the
   # Segment tracking API's paths (segment.py's PATHS, which tests/unit/test_terraform.py holds
   # this list to); the API routes exactly these to the function, and the events_url output
@@ -112,6 +115,7 @@ module "storage" {
   noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
   athena_results_expiration_days     = var.athena_results_expiration_days
   access_log_expiration_days         = var.log_retention_days
+  expiring_prefixes                  = { scripts = { "${local.pipes_prefix}/messages/" = local.pipes_message_expiration_days } }
   log_source_bucket_arns             = [for trail in module.audit : "arn:${data.aws_partition.current.partition}:s3:::${trail.trail_bucket}"]
 }
 

@@ -743,6 +743,21 @@ def test_model_build_job_runs_the_build_script_and_dagster_reaches_it_through_pi
     assert '${var.bucket_arns["scripts"]}/${var.pipes_prefix}/messages/*' in resources
 
 
+def test_pipes_messages_expire_and_nothing_else_does() -> None:
+    """Pipes deletes its context objects after a run and its messages never: the scripts
+    bucket expires what is under pipes/messages/, and no other prefix of any bucket."""
+    expiring = root().calls["storage"]["expiring_prefixes"]
+    assert expiring == {"scripts": {"${local.pipes_prefix}/messages/":
+                                    "${local.pipes_message_expiration_days}"}}
+    assert 1 <= root().locals["pipes_message_expiration_days"] <= 30
+    [dynamic] = child("storage").resource("aws_s3_bucket_lifecycle_configuration")["data"]["dynamic"]
+    rule = dynamic["rule"]
+    assert rule["for_each"] == "${lookup(var.expiring_prefixes, each.key, {})}"
+    [content] = rule["content"]
+    assert content["filter"] == [{"prefix": "${rule.key}"}]
+    assert content["expiration"] == [{"days": "${rule.value}"}]
+
+
 def test_catalog_registers_the_bronze_delta_tables() -> None:
     settings = importlib.import_module("streaming.settings").Settings(lake_uri="s3://lake")
     registry = importlib.import_module("streaming.lake.tables")

@@ -132,6 +132,25 @@ resource "aws_s3_bucket_lifecycle_configuration" "data" {
       expired_object_delete_marker = each.key == "athena" ? null : true
     }
   }
+
+  # Hand-offs read only while their run lasts (Dagster Pipes' messages): written once per
+  # run and deleted by no one, so they expire; replaced versions then go with the rule above.
+  dynamic "rule" {
+    for_each = lookup(var.expiring_prefixes, each.key, {})
+    content {
+      id     = "expire-${trimsuffix(replace(rule.key, "/", "-"), "-")}"
+      status = "Enabled"
+      filter {
+        prefix = rule.key
+      }
+      abort_incomplete_multipart_upload {
+        days_after_initiation = 7
+      }
+      expiration {
+        days = rule.value
+      }
+    }
+  }
 }
 
 resource "aws_s3_bucket" "access_logs" {

@@ -33,6 +33,12 @@ variable "athena_results_expiration_days" {
   type        = number
 }
 
+variable "expiring_prefixes" {
+  description = "Per data bucket (lake, checkpoints, scripts, athena), key prefixes whose objects expire after the given number of days: hand-offs nothing reads after their run."
+  type        = map(map(number))
+  default     = {}
+}
+
 variable "access_log_expiration_days" {
   description = "Days S3 server access logs are kept."
   type        = number
