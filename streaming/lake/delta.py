@@ -75,15 +75,15 @@ def storage_options(settings: Settings, uri: str | None = None) -> dict[str, str
     return options
 
 
-def lake_filesystem(uri: str, settings: Settings | None = None) -> tuple[fs.FileSystem, str]:
+def lake_filesystem(uri: str) -> tuple[fs.FileSystem, str]:
     """pyarrow's file system and path for `uri` (a folder, or s3:// as the lake's tables and
-    the job's checkpoint may be), reaching S3 as delta-rs does (`storage_options`): in the
-    settings' region, at their S3-compatible endpoint when set. pyarrow's own
+    the job's checkpoint may be), reaching S3 as delta-rs does (`storage_options`): in this
+    process's settings' region, at their S3-compatible endpoint when set. pyarrow's own
     `FileSystem.from_uri` takes an endpoint only from the AWS SDKs' variables, so the lake's
     files read through it were out of reach with CLICKSTREAM_S3_ENDPOINT alone."""
     if not uri.startswith(("s3://", "s3a://")):
         return fs.FileSystem.from_uri(uri if "://" in uri else f"file://{Path(uri).resolve()}")
-    settings = settings or load_settings()
+    settings = load_settings()
     options: dict[str, str] = {"region": settings.region}
     if settings.s3_endpoint_url:
         scheme, _, address = settings.s3_endpoint_url.rstrip("/").partition("://")

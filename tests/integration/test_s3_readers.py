@@ -41,7 +41,6 @@ def aws_settings(s3, tmp_path, monkeypatch):
                    "CLICKSTREAM_LAKE_URI": f"{prefix}/lake",
                    "CLICKSTREAM_CHECKPOINT_URI": f"{prefix}/checkpoints",
                    "CLICKSTREAM_S3_ENDPOINT": s3.url, "AWS_REGION": "us-east-1"}
-    environment.pop("CLICKSTREAM_KINESIS_ENDPOINT", None)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     return load_settings()
