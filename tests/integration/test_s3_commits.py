@@ -9,7 +9,8 @@ batch, one batch replayed as after a crash past its commit) while a fifth runs O
 (Z-order by anonymous_id) and VACUUM (retention 0) in a loop. Afterwards every row is there
 exactly once, the log has no gap, and the server's log shows how the races for log versions
 went: every log entry was a conditional put, and each put that lost (412) is a retry that
-delta-rs recorded in the winning commit.
+delta-rs recorded in the winning commit, unless its operation then lost a logical conflict
+and was run again as a whole.
 
 The workers are this module run as a script (`python -m tests.integration.test_s3_commits`),
 configured only by CLICKSTREAM_* variables and the AWS credential variables, as a deployed
@@ -255,7 +256,8 @@ def test_concurrent_appends_optimize_and_vacuum_on_s3(s3, tmp_path):
     assert sum(r["vacuumed"] for r in results["maintenance"]["rounds"]) > 0
 
     # The server's view: every log entry was put with If-None-Match: *, one 200 per
-    # version, and each put that lost a race (412) is a retry a winning commit recorded.
+    # version, and each put that lost a race (412) is a retry a winning commit recorded
+    # (or was lost by an attempt run again, below).
     puts = log_puts(s3, settings)
     assert puts and all(put["conditional"] for put in puts)
     won = Counter(put["version"] for put in puts if put["status"] == 200)
@@ -266,8 +268,13 @@ def test_concurrent_appends_optimize_and_vacuum_on_s3(s3, tmp_path):
     for commit in history:
         retries[commit["operation"]] += commit.get("operationMetrics", {}).get("num_retries", 0)
     assert lost > 0, "no two commits raced for a version: the test proved nothing about it"
+    # An attempt that lost a logical conflict (`retried` runs the whole operation again) wrote
+    # no commit, so the puts it lost before giving up are recorded nowhere: only without such
+    # a rerun must the two counts be equal.
     reruns = {name: logs[name].read_text().count("running it again") for name in names}
-    assert sum(retries.values()) == lost, (
+    recorded = sum(retries.values())
+    explained = recorded == lost if not any(reruns.values()) else recorded <= lost
+    assert explained, (
         f"{lost} puts lost a race, the commits recorded {dict(retries)} retries; whole "
         f"operations run again after a conflict (their lost puts are in no commit): {reruns}")
 
