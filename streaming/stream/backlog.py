@@ -76,6 +76,16 @@ def _list_batches(uri: str) -> list[int]:
     return sorted(int(info.base_name) for info in infos if info.base_name.isdigit())
 
 
+def query_id(checkpoint_uri: str) -> str:
+    """The query's id, which Spark writes to the checkpoint's `metadata` when the query first
+    starts and keeps across restarts; read here without Spark (a Spark read of the file cost a
+    job's first batch ~0.4 s)."""
+    text = _read_text(f"{checkpoint_uri}/metadata")
+    if text is None:
+        raise FileNotFoundError(f"{checkpoint_uri}/metadata: the checkpoint has no query yet")
+    return json.loads(text)["id"]
+
+
 def committed_batch(checkpoint_uri: str) -> int | None:
     """The id of the last batch the query committed (its sink writes are durable)."""
     batches = _list_batches(f"{checkpoint_uri}/commits")

@@ -35,6 +35,7 @@ from streaming.erased import subject_salt
 from streaming.lake.delta import bronze_target, quarantine_target
 from streaming.lake.suppression import listed_rows, suppressed, suppression_target
 from streaming.settings import Settings, glue_arguments_to_env, load_settings
+from streaming.stream.backlog import planned_batch, query_id
 from streaming.stream.dedup import RecentKeys, rebuild, window_seconds
 from streaming.stream.source import ARROW_SCHEMA as SOURCE_SCHEMA
 from streaming.stream.source import SOURCE_NAME, KinesisDataSource, shard_limit
@@ -110,11 +111,10 @@ class BatchWriter:
         self.suppression = suppression_target(settings)
         self.suppressed_events = 0
 
-    def _app_id(self, spark: SparkSession) -> str:
+    def _app_id(self) -> str:
         """The query id from the checkpoint: stable across restarts, new for a new checkpoint."""
         if self.app_id is None:
-            metadata = spark.read.text(f"{self.settings.bronze_checkpoint_uri}/metadata").first()
-            self.app_id = f"clickstream-bronze-{json.loads(metadata[0])['id']}"
+            self.app_id = f"clickstream-bronze-{query_id(self.settings.bronze_checkpoint_uri)}"
         return self.app_id
 
     def _recent(self) -> RecentKeys:
@@ -125,7 +125,7 @@ class BatchWriter:
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         """`batch` holds the source's records (streaming/stream/source.py)."""
-        self.write(batch.toArrow(), self._app_id(batch.sparkSession), batch_id)
+        self.write(batch.toArrow(), self._app_id(), batch_id)
 
     def write(self, records: pa.Table, app_id: str, batch_id: int) -> None:
         """The sink's work on a batch of the source's records as Arrow, with no Spark in it
@@ -212,7 +212,6 @@ def drain(query: StreamingQuery, settings: Settings, poll_seconds: float = 0.5) 
     (streaming/stream/source.py): such a batch says nothing of the children's backlog either.
     """
     from streaming.kinesis import kinesis_client, list_shards
-    from streaming.stream.backlog import planned_batch
 
     replayed = planned_batch(settings.bronze_checkpoint_uri)
     client = kinesis_client(settings)

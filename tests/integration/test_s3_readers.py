@@ -2,9 +2,9 @@
 with none of the AWS SDKs' endpoint variables: what reads their files with pyarrow reaches
 them as delta-rs's writers do (`streaming.lake.delta.lake_filesystem`). Those are the Delta
 log's commits (the benchmarks' latencies), the job's checkpoint (a catch-up's replayed
-batch, the lag sensor's committed positions), the SQL catalog's tables and file, and
-maintenance's count of stored files. pyarrow's own `FileSystem.from_uri` would have asked
-AWS itself.
+batch, the lag sensor's committed positions, the query id the sink's commits carry), the SQL
+catalog's tables and file, and maintenance's count of stored files. pyarrow's own
+`FileSystem.from_uri` would have asked AWS itself.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from streaming.lake.delta import storage_options
 from streaming.lake.read import commits_since, read_added
 from streaming.lakesql.catalog import Catalog, discover_tables, load_catalog, save_catalog
 from streaming.settings import load_settings
-from streaming.stream.backlog import committed_positions, planned_batch
+from streaming.stream.backlog import committed_positions, planned_batch, query_id
 from tests.conftest import isolated_settings
 
 pytestmark = pytest.mark.slow
@@ -68,7 +68,11 @@ def test_every_pyarrow_reader_reaches_the_configured_endpoint(s3, aws_settings):
     client = boto3.client("s3", endpoint_url=s3.url, region_name="us-east-1")
     offsets = ['v1', json.dumps({"batchWatermarkMs": 0}),
                json.dumps({"shards": {"shardId-000000000000": "42"}})]
+    with pytest.raises(FileNotFoundError, match="the checkpoint has no query yet"):
+        query_id(settings.bronze_checkpoint_uri)
     for name in ("offsets/0", "offsets/1", "commits/0"):
         client.put_object(Bucket=bucket, Key=f"{checkpoint}/{name}", Body="\n".join(offsets))
+    client.put_object(Bucket=bucket, Key=f"{checkpoint}/metadata", Body='{"id":"a-query"}')
+    assert query_id(settings.bronze_checkpoint_uri) == "a-query"
     assert planned_batch(settings.bronze_checkpoint_uri) == 1
     assert committed_positions(settings.bronze_checkpoint_uri) == {"shardId-000000000000": "42"}
