@@ -266,7 +266,7 @@ def run(settings: Settings, trigger: str, spark: SparkSession | None = None) -> 
 def _run_query(settings: Settings, trigger: str, spark: SparkSession | None) -> int:
     from streaming.stream.spark import build_spark
 
-    spark = spark or build_spark(settings, f"clickstream-{QUERY_NAME}")
+    spark = spark or build_spark(settings, f"clickstream-{QUERY_NAME}", delta=False)
     if trigger == "available-now":
         settings = replace(settings, max_records_per_shard=settings.catch_up_records_per_shard)
     status = settings.state_dir / STATUS_FILE

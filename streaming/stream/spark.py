@@ -1,6 +1,8 @@
 """The Spark session every Spark entry point shares: local[*] with delta-spark, tuned for
 small, frequent streaming commits; in AWS mode with S3A for the lake on S3, unless Glue (or
-another spark-submit) already configured the session.
+another spark-submit) already configured the session. The stream job's session has no Delta:
+it reads the stream and keeps its checkpoint in Spark, and commits with delta-rs
+(streaming/lake/delta.py), so Delta's jars and extension only cost its start ~1.7 s.
 
 `spark.databricks.delta.snapshotPartitions=1`: Delta's default of 50 shuffles every
 commit's snapshot update into 50 tasks, which on 2 cores made each micro-batch commit
@@ -18,14 +20,17 @@ from pyspark.sql import SparkSession
 
 from streaming.settings import Settings
 
-LOCAL_CONF = {
+DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
     "spark.databricks.delta.snapshotPartitions": "1",
+    "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
+}
+
+LOCAL_CONF = {
     "spark.sql.shuffle.partitions": "2",
     "spark.default.parallelism": "2",
     "spark.sql.session.timeZone": "UTC",
-    "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.driver.memory": "2g",
     "spark.driver.host": "127.0.0.1",
@@ -87,13 +92,17 @@ def launched_by_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
-def session_builder(settings: Settings, app_name: str, ui: bool = False) -> SparkSession.Builder:
+def session_builder(settings: Settings, app_name: str, ui: bool = False,
+                    delta: bool = True) -> SparkSession.Builder:
     """The builder of a session this process starts: Delta (extension, catalog, the jars
-    fetched into `ivy_dir`) in both modes, and S3A with `hadoop-aws` in AWS mode, where
-    Dagster's Spark (silver, gold, OPTIMIZE) reads and writes the lake on S3."""
+    fetched into `ivy_dir`) unless `delta` is False, and S3A with `hadoop-aws` in AWS mode,
+    where Dagster's Spark (silver, gold, OPTIMIZE) reads and writes the lake on S3 and the
+    stream job keeps its checkpoint there."""
     from delta import configure_spark_with_delta_pip
 
     conf = {**LOCAL_CONF, "spark.jars.ivy": str(ivy_dir()), "spark.ui.enabled": str(ui).lower()}
+    if delta:
+        conf |= DELTA_CONF
     packages = []
     if settings.embedded:
         conf |= LOCAL_DISK_CONF
@@ -103,16 +112,20 @@ def session_builder(settings: Settings, app_name: str, ui: bool = False) -> Spar
     builder = SparkSession.builder.appName(app_name).master(settings.spark_master)
     for key, value in conf.items():
         builder = builder.config(key, value)
-    return configure_spark_with_delta_pip(builder, extra_packages=packages)
+    if delta:
+        return configure_spark_with_delta_pip(builder, extra_packages=packages)
+    return builder.config("spark.jars.packages", ",".join(packages)) if packages else builder
 
 
-def build_spark(settings: Settings, app_name: str, ui: bool = False) -> SparkSession:
+def build_spark(settings: Settings, app_name: str, ui: bool = False,
+                delta: bool = True) -> SparkSession:
     """The session of a Spark entry point: the launcher's when one started Spark (the job on
-    Glue, whose VPC has no route to Maven Central), else one with Delta, and S3 in AWS mode."""
+    Glue, whose VPC has no route to Maven Central), else one with Delta unless `delta` is
+    False, and S3 in AWS mode."""
     if not settings.embedded and launched_by_spark_submit():
         return SparkSession.builder.appName(app_name).getOrCreate()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    spark = session_builder(settings, app_name, ui).getOrCreate()
+    spark = session_builder(settings, app_name, ui, delta).getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark

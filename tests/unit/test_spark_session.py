@@ -1,6 +1,7 @@
 """The Spark session a process starts: Delta in both modes and S3A in AWS mode (Dagster's silver,
-gold and OPTIMIZE on an s3:// lake); Glue's own session is reused as it is. Checked on the
-builder's configuration, without starting Spark or reaching AWS."""
+gold and OPTIMIZE on an s3:// lake), the stream job's without Delta; Glue's own session is
+reused as it is. Checked on the builder's configuration, without starting Spark or reaching
+AWS."""
 
 from __future__ import annotations
 
@@ -11,16 +12,28 @@ import pytest
 
 from streaming.settings import load_settings
 from streaming.stream import spark
-from streaming.stream.spark import LOCAL_CONF, LOCAL_DISK_CONF, S3A_FILESYSTEM, session_builder
+from streaming.stream.spark import (
+    DELTA_CONF,
+    LOCAL_CONF,
+    LOCAL_DISK_CONF,
+    S3A_FILESYSTEM,
+    session_builder,
+)
 
 AWS = {"CLICKSTREAM_MODE": "aws", "AWS_REGION": "eu-central-1",
        "CLICKSTREAM_LAKE_URI": "s3://clickstream-dev-lake", "CLICKSTREAM_CHECKPOINT_URI": "s3://cp"}
 
 
-def built_conf(environ: dict[str, str]) -> dict[str, str]:
+def built_conf(environ: dict[str, str], delta: bool = True) -> dict[str, str]:
     # The builder keeps what it will start the session with in `_options` (pyspark has no
     # public reader for a builder's settings).
-    return dict(session_builder(load_settings(environ), "test")._options)
+    return dict(session_builder(load_settings(environ), "test", delta=delta)._options)
+
+
+def hadoop_aws() -> str:
+    (jar,) = (Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar")
+    hadoop = jar.name.removeprefix("hadoop-client-api-").removesuffix(".jar")
+    return f"org.apache.hadoop:hadoop-aws:{hadoop}"
 
 
 def test_aws_mode_session_has_delta_and_s3a_in_the_stacks_region() -> None:
@@ -34,12 +47,23 @@ def test_aws_mode_session_has_delta_and_s3a_in_the_stacks_region() -> None:
         "software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider")
     assert "spark.hadoop.fs.s3a.endpoint" not in conf  # AWS's own regional endpoint
     packages = conf["spark.jars.packages"].split(",")
-    (jar,) = (Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar")
-    hadoop = jar.name.removeprefix("hadoop-client-api-").removesuffix(".jar")
-    assert f"org.apache.hadoop:hadoop-aws:{hadoop}" in packages
+    assert hadoop_aws() in packages
     assert any(package.startswith("io.delta:delta-spark_") for package in packages)
-    for key, value in LOCAL_CONF.items():
+    for key, value in {**LOCAL_CONF, **DELTA_CONF}.items():
         assert conf[key] == value, key
+
+
+def test_the_stream_jobs_session_has_no_delta_and_keeps_s3a_for_its_checkpoint() -> None:
+    """The stream job commits with delta-rs: Spark only reads the stream and keeps the
+    checkpoint, on S3 in AWS mode."""
+    aws = built_conf(AWS, delta=False)
+    assert not [key for key in aws if "delta" in key]
+    assert aws["spark.jars.packages"] == hadoop_aws()
+    assert aws["spark.hadoop.fs.s3a.impl"] == S3A_FILESYSTEM
+    for key, value in LOCAL_CONF.items():
+        assert aws[key] == value, key
+    embedded = built_conf({}, delta=False)
+    assert not [key for key in embedded if "delta" in key or key == "spark.jars.packages"]
 
 
 @pytest.mark.parametrize("variable", ["CLICKSTREAM_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3",
@@ -53,7 +77,7 @@ def test_an_s3_compatible_endpoint_is_addressed_by_path(variable: str) -> None:
 
 def test_embedded_session_has_delta_and_no_s3() -> None:
     conf = built_conf({})
-    assert conf["spark.sql.extensions"] == LOCAL_CONF["spark.sql.extensions"]
+    assert conf["spark.sql.extensions"] == DELTA_CONF["spark.sql.extensions"]
     assert not [key for key in conf if "s3" in key]
     assert "hadoop-aws" not in conf["spark.jars.packages"]
     assert conf["spark.hadoop.fs.file.impl"] == "org.apache.hadoop.fs.RawLocalFileSystem"

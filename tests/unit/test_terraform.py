@@ -632,8 +632,10 @@ def test_glue_job_runs_the_job_script_on_glue_6_with_delta() -> None:
     assert ref(glue.locals["conf_argument"]).startswith('join(" --conf ", [for key, value in '
                                                         "local.spark_conf")
     spark_conf = glue.locals["spark_conf"]
-    local_conf = importlib.import_module("streaming.stream.spark").LOCAL_CONF
-    # The local session's settings, no more (shuffle partitions follow the workers' cores).
+    session = importlib.import_module("streaming.stream.spark")
+    local_conf = {**session.LOCAL_CONF, **session.DELTA_CONF}
+    # A local Delta session's settings, no more (shuffle partitions follow the workers' cores;
+    # the model builds need Delta, the stream job merely tolerates it).
     for key, value in spark_conf.items():
         if key != "spark.sql.shuffle.partitions":
             assert value == local_conf[key], key
