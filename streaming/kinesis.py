@@ -27,15 +27,21 @@ RETRYABLE_CODES = frozenset({"ProvisionedThroughputExceededException", "Internal
                              "ServiceUnavailable", "ThrottlingException", "KMSThrottlingException"})
 
 
+# kinesalite wants signed requests and accepts any keys: embedded mode signs with these, so it
+# needs no AWS credentials. AWS mode signs with the SDK's credential chain, whatever endpoint
+# it is given (a FIPS or VPC endpoint's name, or an AWS-compatible server).
+EMBEDDED_CREDENTIALS = {"aws_access_key_id": "embedded", "aws_secret_access_key": "embedded"}
+
+
+def client_arguments(endpoint: str | None, embedded: bool) -> dict[str, str]:
+    """boto3's client arguments for a Kinesis endpoint (None: the SDK's own resolution)."""
+    return {**({"endpoint_url": endpoint} if endpoint else {}),
+            **(EMBEDDED_CREDENTIALS if embedded else {})}
+
+
 def kinesis_client(settings: Settings):
     """A client for the configured endpoint; embedded mode needs dummy credentials only."""
-    extra = {}
-    if settings.kinesis_endpoint_url:
-        extra = {
-            "endpoint_url": settings.kinesis_endpoint_url,
-            "aws_access_key_id": "embedded",
-            "aws_secret_access_key": "embedded",
-        }
+    extra = client_arguments(settings.kinesis_endpoint_url, settings.embedded)
     config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=2,
                     read_timeout=10, max_pool_connections=32)
     return boto3.client("kinesis", region_name=settings.region, config=config, **extra)

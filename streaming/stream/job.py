@@ -187,7 +187,7 @@ def start_query(spark: SparkSession, settings: Settings) -> StreamingQuery:
     spark.dataSource.register(KinesisDataSource)
     ensure_tables(settings)
     reader = spark.readStream.format(SOURCE_NAME).option("streamName", settings.stream_name)
-    reader = reader.option("region", settings.region).option(
+    reader = reader.option("region", settings.region).option("mode", settings.mode).option(
         "maxRecordsPerShard", str(settings.max_records_per_shard)).option(
         "maxRecordsPerBatch", str(settings.max_records_per_batch)).option(
         "idleSleepMs", str(settings.kinesis_poll_ms))

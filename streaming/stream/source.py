@@ -69,16 +69,17 @@ def record_batch(shard: str, records: list[dict]) -> pa.RecordBatch:
 
 
 def _client(options: dict[str, str]):
-    """Options arrive lower-cased from Spark; an empty endpoint means real AWS.
+    """Options arrive lower-cased from Spark; an empty endpoint means the SDK's own, and the
+    mode decides the credentials (`streaming.kinesis.client_arguments`).
 
     A stream endpoint that is briefly away must not end the query: see READ_ATTEMPTS.
     """
     import boto3
     from botocore.config import Config
 
-    endpoint = options.get("endpointurl") or None
-    extra = {"endpoint_url": endpoint, "aws_access_key_id": "embedded",
-             "aws_secret_access_key": "embedded"} if endpoint else {}
+    from streaming.kinesis import client_arguments
+
+    extra = client_arguments(options.get("endpointurl") or None, options.get("mode") == "embedded")
     config = Config(retries={"max_attempts": READ_ATTEMPTS, "mode": "standard"},
                     read_timeout=20)
     return boto3.client("kinesis", region_name=options["region"],

@@ -32,7 +32,7 @@ def stream(kinesis):
 
 def reader(settings, name: str) -> KinesisStreamReader:
     return KinesisStreamReader({"streamname": name, "endpointurl": settings.kinesis_endpoint_url,
-                                "region": settings.region,
+                                "region": settings.region, "mode": settings.mode,
                                 "maxrecordspershard": str(CAP), "idlesleepms": "20"})
 
 
@@ -195,9 +195,51 @@ def test_a_batch_holds_at_most_its_budget_however_many_shards_the_stream_has(kin
     ensure_stream(kinesis_client(settings), name, 8)
     put(settings, name, range(200))
     source = KinesisStreamReader({"streamname": name, "endpointurl": settings.kinesis_endpoint_url,
-                                  "region": settings.region, "maxrecordspershard": "25",
+                                  "region": settings.region, "mode": settings.mode,
+                                  "maxrecordspershard": "25",
                                   "maxrecordsperbatch": "40", "idlesleepms": "20"})
     seen, _, per_shard = read_all(source, source.initialOffset(), 200)
     assert sorted(seen) == sorted(f"record-{i}" for i in range(200))
     assert max(sum(batch.values()) for batch in per_shard) <= 40
     assert max(n for batch in per_shard for n in batch.values()) == 40 // 8
+
+
+def signing_keys(client) -> list[str]:
+    """The access key ids a client signs its requests with, as the endpoint receives them
+    (SigV4's `Credential=<key id>/...`)."""
+    keys: list[str] = []
+
+    def record(request, **_) -> None:
+        keys.append(request.headers["Authorization"].decode().split("Credential=")[1].split("/")[0])
+
+    client.meta.events.register("before-send.kinesis", record)
+    return keys
+
+
+def test_aws_mode_signs_with_the_credential_chain_whatever_endpoint_it_is_given(kinesis,
+                                                                                monkeypatch):
+    """An endpoint in AWS mode (a FIPS or VPC endpoint's name, an AWS-compatible server) is
+    still AWS: the gateway's, Dagster's and the job's clients sign with the SDK's credentials,
+    not the keys embedded mode gives kinesalite."""
+    from dataclasses import replace
+
+    from streaming.kinesis import EMBEDDED_CREDENTIALS
+    from streaming.stream.source import _client
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDFROMTHECHAIN")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    embedded = kinesis.settings
+    aws = replace(embedded, mode="aws")
+    options = {"endpointurl": embedded.kinesis_endpoint_url, "region": embedded.region}
+    clients = {"embedded": kinesis_client(embedded), "aws": kinesis_client(aws),
+               "embedded source": _client({**options, "mode": "embedded"}),
+               "aws source": _client({**options, "mode": "aws"})}
+    signed = {}
+    for name, client in clients.items():
+        keys = signing_keys(client)
+        assert client.list_streams()["ResponseMetadata"]["HTTPStatusCode"] == 200
+        signed[name] = set(keys)
+    embedded_key = EMBEDDED_CREDENTIALS["aws_access_key_id"]
+    assert signed == {"embedded": {embedded_key}, "aws": {"AKIDFROMTHECHAIN"},
+                      "embedded source": {embedded_key}, "aws source": {"AKIDFROMTHECHAIN"}}
