@@ -356,7 +356,7 @@ class LocalStack:
         progress("starting the gateway ...")
         self.start_gateway()
         progress(f"  gateway at {self.settings.gateway_url} (POST /v1/events, website at /)")
-        progress("starting the stream job (Spark + delta-spark; the first start fetches jars) ...")
+        progress("starting the stream job (Spark reads the stream, delta-rs commits) ...")
         started = time.monotonic()
         self.start_job()
         progress(f"  stream job running after {time.monotonic() - started:.0f}s")
