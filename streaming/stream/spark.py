@@ -129,3 +129,17 @@ def build_spark(settings: Settings, app_name: str, ui: bool = False,
     spark = session_builder(settings, app_name, ui, delta).getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+def fetch_jars() -> None:
+    """Starts and stops a Delta session, which resolves delta-spark's jars from Maven Central
+    into `ivy_dir`: `./clickstream` runs this once as an install step, so that sessions
+    started side by side later (a backfill's runs, the tests') find the jars in place
+    instead of resolving them into one cache at the same time."""
+    from streaming.settings import load_settings
+
+    build_spark(load_settings(), "clickstream-fetch-jars").stop()
+
+
+if __name__ == "__main__":
+    fetch_jars()
