@@ -135,10 +135,12 @@ def fetch_jars() -> None:
     """Starts and stops a Delta session, which resolves delta-spark's jars from Maven Central
     into `ivy_dir`: `./clickstream` runs this once as an install step, so that sessions
     started side by side later (a backfill's runs, the tests') find the jars in place
-    instead of resolving them into one cache at the same time."""
+    instead of resolving them into one cache at the same time. The default (embedded)
+    settings, whatever this shell's are: installing needs no stack, and AWS mode's S3A jar
+    is fetched by its first session."""
     from streaming.settings import load_settings
 
-    build_spark(load_settings(), "clickstream-fetch-jars").stop()
+    build_spark(load_settings({}), "clickstream-fetch-jars").stop()
 
 
 if __name__ == "__main__":
