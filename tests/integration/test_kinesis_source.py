@@ -10,6 +10,7 @@ import time
 import uuid
 from collections import Counter
 
+import boto3
 import orjson
 import pyarrow as pa
 import pytest
@@ -229,6 +230,9 @@ def test_aws_mode_signs_with_the_credential_chain_whatever_endpoint_it_is_given(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDFROMTHECHAIN")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    # boto3's default session keeps the credentials it first found (another test's): this
+    # test's clients start from a new one, as a fresh process's would.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     embedded = kinesis.settings
     aws = replace(embedded, mode="aws")
     options = {"endpointurl": embedded.kinesis_endpoint_url, "region": embedded.region}
