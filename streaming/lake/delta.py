@@ -34,7 +34,7 @@ from typing import TypeVar
 
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Schema, Transaction, write_deltalake
-from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 from pyarrow import fs
 
 from streaming.lake import tables
@@ -208,8 +208,9 @@ class DeltaTarget:
             try:
                 self.existing().cleanup_metadata()
                 break
-            except FileNotFoundError:  # another cleanup (a second erasure) deleted it first
-                if attempt == CONFLICT_ATTEMPTS - 1:
+            except (FileNotFoundError, DeltaError) as exc:  # another cleanup deleted it first
+                unrelated = isinstance(exc, DeltaError) and not vanished_log(exc)
+                if unrelated or attempt == CONFLICT_ATTEMPTS - 1:
                     raise
         self._set_property(LOG_RETENTION, retention)
         return max(0, before + 2 - len(self.existing().history()))
@@ -242,8 +243,12 @@ def restore_table(uri: str, version: int, storage: dict[str, str] | None) -> dic
 
 def vanished_log(exc: BaseException) -> bool:
     """A log file listed a moment ago was gone when read: another writer truncated the
-    table's history in between (an erasure's purge, `DeltaTarget.truncate_history`)."""
-    return isinstance(exc, FileNotFoundError) and "_delta_log" in str(exc)
+    table's history in between (an erasure's purge, `DeltaTarget.truncate_history`). delta-rs
+    says so with a FileNotFoundError, or, where delta-kernel reads the file (a VACUUM on a
+    snapshot loaded before the truncation), with a DeltaError "Kernel error: File not found"."""
+    text = str(exc)
+    return "_delta_log" in text and (isinstance(exc, FileNotFoundError) or (
+        isinstance(exc, DeltaError) and "File not found" in text))
 
 
 def retried(action: Callable[[], T], what: str) -> T:
@@ -259,7 +264,7 @@ def retried(action: Callable[[], T], what: str) -> T:
             return action()
         except CommitFailedError as exc:
             log.info("%s lost to a concurrent commit, running it again: %s", what, exc)
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, DeltaError) as exc:
             if not vanished_log(exc):
                 raise
             log.info("%s read a log file another writer removed, running it again: %s",
