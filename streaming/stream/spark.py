@@ -98,8 +98,6 @@ def session_builder(settings: Settings, app_name: str, ui: bool = False,
     fetched into `ivy_dir`) unless `delta` is False, and S3A with `hadoop-aws` in AWS mode,
     where Dagster's Spark (silver, gold, OPTIMIZE) reads and writes the lake on S3 and the
     stream job keeps its checkpoint there."""
-    from delta import configure_spark_with_delta_pip
-
     conf = {**LOCAL_CONF, "spark.jars.ivy": str(ivy_dir()), "spark.ui.enabled": str(ui).lower()}
     if delta:
         conf |= DELTA_CONF
@@ -113,6 +111,8 @@ def session_builder(settings: Settings, app_name: str, ui: bool = False,
     for key, value in conf.items():
         builder = builder.config(key, value)
     if delta:
+        from delta import configure_spark_with_delta_pip
+
         return configure_spark_with_delta_pip(builder, extra_packages=packages)
     return builder.config("spark.jars.packages", ",".join(packages)) if packages else builder
 

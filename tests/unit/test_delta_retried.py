@@ -36,7 +36,6 @@ def test_a_missing_data_file_is_not_taken_for_a_truncated_log(tmp_path):
     assert len(attempts) == 1
 
 
-
 def test_a_vacuum_whose_snapshot_lost_its_log_to_another_erasure_runs_again(tmp_path):
     """The race two erasures at once ran into (`test_erasure_live`, in CI): one loads the
     table, its snapshot listing the log's JSON commits; the other's purge checkpoints the table
