@@ -613,7 +613,7 @@ def test_outputs_feed_the_website_template_and_operators() -> None:
         "aws_secretsmanager_secret.write_keys.arn")
 
 
-def test_glue_job_runs_the_job_script_on_glue_6_with_delta() -> None:
+def test_glue_jobs_run_on_glue_6_and_only_the_model_builds_have_delta() -> None:
     glue = child("glue_job")
     job = glue.resource("aws_glue_job")["this"]
     assert glue.locals["glue_version"] == "6.0"
@@ -623,22 +623,32 @@ def test_glue_job_runs_the_job_script_on_glue_6_with_delta() -> None:
     assert ref(job["worker_type"]) == "var.worker_type"
     assert ref(job["number_of_workers"]) == "var.number_of_workers"
     assert job["default_arguments"] == (
-        '${merge(local.glue_arguments, {for name, value in var.job_settings : "--${name}" => '
+        '${merge(local.stream_arguments, {for name, value in var.job_settings : "--${name}" => '
+        "value})}")
+    models = glue.resource("aws_glue_job")["models"]
+    assert models["default_arguments"] == (
+        '${merge(local.models_arguments, {for name, value in var.models_settings : "--${name}" => '
         "value})}")
     arguments = glue.locals["glue_arguments"]
-    assert arguments["--datalake-formats"] == "delta"
+    assert "--datalake-formats" not in arguments and "--conf" not in arguments
     assert arguments["--job-bookmark-option"] == "job-bookmark-disable"
-    assert ref(arguments["--conf"]) == "local.conf_argument"
-    assert ref(glue.locals["conf_argument"]).startswith('join(" --conf ", [for key, value in '
-                                                        "local.spark_conf")
-    spark_conf = glue.locals["spark_conf"]
     session = importlib.import_module("streaming.stream.spark")
-    local_conf = {**session.LOCAL_CONF, **session.DELTA_CONF}
-    # A local Delta session's settings, no more (shuffle partitions follow the workers' cores;
-    # the model builds need Delta, the stream job merely tolerates it).
-    for key, value in spark_conf.items():
-        if key != "spark.sql.shuffle.partitions":
-            assert value == local_conf[key], key
+    # A local session's settings, no more (shuffle partitions follow each job's workers' cores).
+    # The stream job commits through delta-rs: its session has no Delta, on Glue as outside it.
+    stream_conf = glue.locals["stream_conf"]
+    assert set(stream_conf) == {"spark.sql.session.timeZone", "spark.sql.shuffle.partitions"}
+    assert stream_conf["spark.sql.session.timeZone"] == session.LOCAL_CONF["spark.sql.session.timeZone"]
+    assert "var.worker_type" in stream_conf["spark.sql.shuffle.partitions"]
+    assert glue.locals["delta_conf"] == session.DELTA_CONF
+    assert ref(glue.locals["models_conf"]) == (
+        'merge(local.stream_conf, local.delta_conf, {"spark.sql.shuffle.partitions" = '
+        "tostring(max(2, (var.models_number_of_workers - 1) * "
+        "local.vcpus[var.models_worker_type]))})")
+    stream_arguments, models_arguments = (ref(glue.locals[name]) for name in
+                                          ("stream_arguments", "models_arguments"))
+    assert "--datalake-formats" not in stream_arguments and "local.stream_conf" in stream_arguments
+    assert '"--datalake-formats" = "delta"' in models_arguments
+    assert "local.models_conf" in models_arguments
     script = glue.resource("aws_s3_object")["script"]
     assert ref(script["source"]) == "var.script_path"
     call = root().calls["glue_job"]

@@ -221,6 +221,14 @@ run "glue_job_runs_in_the_stacks_region_with_a_timeout_and_a_maintenance_window"
     error_message = "The model-build job gets its settings as arguments and a timeout."
   }
   assert {
+    condition     = !contains(keys(aws_glue_job.this.default_arguments), "--datalake-formats") && !strcontains(aws_glue_job.this.default_arguments["--conf"], "delta")
+    error_message = "The stream job's session has no Delta: it commits through delta-rs."
+  }
+  assert {
+    condition     = aws_glue_job.models.default_arguments["--datalake-formats"] == "delta" && strcontains(aws_glue_job.models.default_arguments["--conf"], "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension")
+    error_message = "The model builds' session has Delta: silver and gold are built on Spark."
+  }
+  assert {
     condition     = aws_glue_job.models.execution_property[0].max_concurrent_runs == 4
     error_message = "A backfill's days may build side by side."
   }

@@ -12,20 +12,25 @@ locals {
   # after 480 minutes; either way a run ends some day, and the control plane's
   # stream_job_sensor (clickstream_assets/defs/stream/sensors.py) starts the next one.
   timeout_minutes = 10080
-  # The settings streaming/stream/spark.py gives a local session, minus the local-only ones (master,
-  # driver address and memory). Shuffle partitions follow the executors' cores; a streaming
-  # query keeps the count its checkpoint started with.
-  spark_conf = {
+  # The settings streaming/stream/spark.py gives a local session, minus the local-only ones
+  # (master, driver address and memory). Shuffle partitions follow a job's executor cores; a
+  # streaming query keeps the count its checkpoint started with.
+  stream_conf = {
+    "spark.sql.session.timeZone"   = "UTC"
+    "spark.sql.shuffle.partitions" = tostring(max(2, (var.number_of_workers - 1) * local.vcpus[var.worker_type]))
+  }
+  # Delta's settings (DELTA_CONF there), only in the model builds' session: the stream job
+  # commits through delta-rs, and its session has no Delta, on Glue as outside it.
+  delta_conf = {
     "spark.sql.extensions"                                             = "io.delta.sql.DeltaSparkSessionExtension"
     "spark.sql.catalog.spark_catalog"                                  = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
     "spark.databricks.delta.snapshotPartitions"                        = "1"
     "spark.databricks.delta.properties.defaults.enableDeletionVectors" = "false"
-    "spark.sql.session.timeZone"                                       = "UTC"
-    "spark.sql.shuffle.partitions"                                     = tostring(max(2, (var.number_of_workers - 1) * local.vcpus[var.worker_type]))
   }
-  # Glue accepts a single --conf argument; further settings ride in its value as " --conf k=v".
-  conf_argument = join(" --conf ", [for key, value in local.spark_conf : "${key}=${value}"])
-  scripts_uri   = "s3://${var.scripts_bucket}"
+  models_conf = merge(local.stream_conf, local.delta_conf, {
+    "spark.sql.shuffle.partitions" = tostring(max(2, (var.models_number_of_workers - 1) * local.vcpus[var.models_worker_type]))
+  })
+  scripts_uri = "s3://${var.scripts_bucket}"
   # deltalake (the job's commit path, streaming/lake/delta.py) and what it needs, as wheels
   # for Glue 6.0's CPython 3.13 on x86_64 (infra/package_artifacts.py). The job's VPC reaches
   # no package index: Glue's pip installs exactly these files from S3, --no-index keeping it
@@ -33,8 +38,6 @@ locals {
   wheels = sort(tolist(fileset(var.wheels_dir, "*.whl")))
   glue_arguments = {
     "--job-language"                     = "python"
-    "--datalake-formats"                 = "delta"
-    "--conf"                             = local.conf_argument
     "--job-bookmark-option"              = "job-bookmark-disable"
     "--extra-py-files"                   = "s3://${var.scripts_bucket}/${aws_s3_object.package.key}"
     "--additional-python-modules"        = join(",", [for name in local.wheels : "s3://${var.scripts_bucket}/${aws_s3_object.wheel[name].key}"])
@@ -46,6 +49,15 @@ locals {
     "--enable-spark-ui"                  = "true"
     "--spark-event-logs-path"            = "${local.scripts_uri}/spark-events/"
   }
+  # Glue accepts a single --conf argument; further settings ride in its value as " --conf k=v".
+  stream_arguments = merge(local.glue_arguments, {
+    "--conf" = join(" --conf ", [for key, value in local.stream_conf : "${key}=${value}"])
+  })
+  # Glue puts Delta's jars in the model builds' session (silver and gold are built on Spark).
+  models_arguments = merge(local.glue_arguments, {
+    "--datalake-formats" = "delta"
+    "--conf"             = join(" --conf ", [for key, value in local.models_conf : "${key}=${value}"])
+  })
 }
 
 resource "aws_s3_object" "script" {
@@ -143,7 +155,7 @@ resource "aws_glue_job" "this" {
 
   # Glue passes every argument to the script as `--name value`; the job's own settings follow
   # the same form (--CLICKSTREAM_...).
-  default_arguments = merge(local.glue_arguments, { for name, value in var.job_settings : "--${name}" => value })
+  default_arguments = merge(local.stream_arguments, { for name, value in var.job_settings : "--${name}" => value })
 
   lifecycle {
     precondition {
@@ -178,9 +190,10 @@ resource "aws_glue_job" "models" {
     max_concurrent_runs = var.models_max_concurrent_runs
   }
 
-  # The stream job's Glue arguments (Delta, the package and wheels, logs: Pipes reports what
-  # the script says, CloudWatch keeps what Spark says, e.g. an import error before Pipes opens).
-  default_arguments = merge(local.glue_arguments, { for name, value in var.models_settings : "--${name}" => value })
+  # The stream job's Glue arguments with Delta (the package and wheels, logs: Pipes reports
+  # what the script says, CloudWatch keeps what Spark says, e.g. an import error before Pipes
+  # opens).
+  default_arguments = merge(local.models_arguments, { for name, value in var.models_settings : "--${name}" => value })
 
   lifecycle {
     precondition {
