@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -107,7 +108,7 @@ class BatchWriter:
         self.app_id: str | None = None
         self.bronze = bronze_target(settings)
         self.quarantine = quarantine_target(settings)
-        self.recent: RecentKeys | None = None
+        self.rebuilding: Future[RecentKeys] | None = None
         self.suppression = suppression_target(settings)
         self.suppressed_events = 0
 
@@ -117,11 +118,27 @@ class BatchWriter:
             self.app_id = f"clickstream-bronze-{query_id(self.settings.bronze_checkpoint_uri)}"
         return self.app_id
 
+    def prepare(self) -> None:
+        """Starts rebuilding the dedup keys from bronze in a thread of its own. A job that
+        restarts beside a busy stream has millions of them to read (a 10-minute window at
+        10,000 events/s), seconds that would otherwise delay its first batch; started before
+        Spark, the rebuild runs while the driver's Python waits for the JVM."""
+        if self.rebuilding is None:
+            pool = ThreadPoolExecutor(1, thread_name_prefix="dedup-rebuild")
+            self.rebuilding = pool.submit(self._rebuild)
+            pool.shutdown(wait=False)
+
+    def _rebuild(self) -> RecentKeys:
+        started = time.perf_counter()
+        recent = rebuild(RecentKeys(window_seconds(self.settings.dedup_window)),
+                         self.bronze.current())
+        log.info("dedup keys rebuilt from bronze: %s in %.1fs", f"{len(recent):,}",
+                 time.perf_counter() - started)
+        return recent
+
     def _recent(self) -> RecentKeys:
-        if self.recent is None:
-            self.recent = rebuild(RecentKeys(window_seconds(self.settings.dedup_window)),
-                                  self.bronze.current())
-        return self.recent
+        self.prepare()
+        return self.rebuilding.result()
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         """`batch` holds the source's records (streaming/stream/source.py)."""
@@ -174,10 +191,11 @@ def retire_state_store(spark: SparkSession, settings: Settings) -> bool:
     return True
 
 
-def start_query(spark: SparkSession, settings: Settings) -> StreamingQuery:
-    """The bronze query: the source's records straight into the sink, which parses,
-    deduplicates and commits them; no state store in Spark, so no watermark. The window is
-    checked before the first batch reads anything."""
+def start_query(spark: SparkSession, settings: Settings,
+                sink: BatchWriter | None = None) -> StreamingQuery:
+    """The bronze query: the source's records straight into the sink (`sink`, or a new
+    `BatchWriter`), which parses, deduplicates and commits them; no state store in Spark, so
+    no watermark. The window is checked before the first batch reads anything."""
     window_seconds(settings.dedup_window)
     retire_state_store(spark, settings)
     # The sink fetches each batch's records as Arrow; Spark builds that Arrow a batch of this
@@ -195,7 +213,7 @@ def start_query(spark: SparkSession, settings: Settings) -> StreamingQuery:
         reader = reader.option("endpointUrl", settings.kinesis_endpoint_url)
     writer = (reader.load().writeStream.queryName(QUERY_NAME)
               .option("checkpointLocation", settings.bronze_checkpoint_uri)
-              .foreachBatch(BatchWriter(settings)))
+              .foreachBatch(sink or BatchWriter(settings)))
     return writer.trigger(processingTime="0 seconds").start()
 
 
@@ -266,13 +284,16 @@ def run(settings: Settings, trigger: str, spark: SparkSession | None = None) -> 
 def _run_query(settings: Settings, trigger: str, spark: SparkSession | None) -> int:
     from streaming.stream.spark import build_spark
 
+    window_seconds(settings.dedup_window)
+    sink = BatchWriter(settings)
+    sink.prepare()
     spark = spark or build_spark(settings, f"clickstream-{QUERY_NAME}", delta=False)
     if trigger == "available-now":
         settings = replace(settings, max_records_per_shard=settings.catch_up_records_per_shard)
     status = settings.state_dir / STATUS_FILE
     listener = StatusListener(status)
     spark.streams.addListener(listener)
-    query = start_query(spark, settings)
+    query = start_query(spark, settings, sink)
 
     def stop(signum, _frame):
         log.warning("signal %s: stopping the query after the current batch", signum)

@@ -36,8 +36,8 @@ def source_rows(spark, payloads: list[bytes]):
 def test_dedup_keeps_one_row_per_event_id_across_batches_restarts_and_every_distinct_bad_record(
         spark, tmp_path):
     """Micro-batches through the job's sink: the repeat inside the first batch, the retry in
-    the second and the one after a restart (a new sink, rebuilt from bronze) are dropped; bad
-    records at distinct stream positions are all kept."""
+    the second and the one after a restart (a new sink, its keys rebuilt from bronze) are
+    dropped; bad records at distinct stream positions are all kept."""
     from streaming.lake.read import read_columns
     from streaming.stream.job import BatchWriter, ensure_tables
     from tests.conftest import isolated_settings
@@ -54,8 +54,10 @@ def test_dedup_keeps_one_row_per_event_id_across_batches_restarts_and_every_dist
                [other, twice]]
     writer = BatchWriter(settings, clock=lambda: now)
     for n, payloads in enumerate(batches):
-        if n == 2:
-            writer = BatchWriter(settings, clock=lambda: now + 3600)  # restarted an hour later
+        if n == 2:  # restarted an hour later; the job rebuilds the keys while Spark starts
+            writer = BatchWriter(settings, clock=lambda: now + 3600)
+            writer.prepare()
+            assert len(writer.rebuilding.result()) == 2
         offset = len(batches[0]) * n
         rows = source_rows(spark, payloads).withColumn(
             "sequence_number", (F.col("sequence_number").cast("long") + offset).cast("string"))
