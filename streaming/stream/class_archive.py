@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -42,14 +43,12 @@ def spark_jars() -> Path:
     return Path(pyspark.__file__).parent / "jars"
 
 
-def archive_path(folder: Path) -> Path | None:
-    """The archive for this JVM and these jars in `folder` (None without a java): its name
-    changes when either does, as the JVM would refuse an archive made with others."""
+def archive_path(folder: Path) -> Path:
+    """The archive for this JVM and these jars in `folder`: its name changes when either
+    does, as the JVM would refuse an archive made with others."""
     java = java_binary()
-    if java is None:
-        return None
     digest = hashlib.sha256()
-    for path in (java, *sorted(spark_jars().glob("*.jar"))):
+    for path in (*([java] if java else []), *sorted(spark_jars().glob("*.jar"))):
         stat = path.stat()
         digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
     return folder / f"spark-{digest.hexdigest()[:16]}{SUFFIX}"
@@ -58,12 +57,12 @@ def archive_path(folder: Path) -> Path | None:
 def java_options(folder: Path) -> dict[str, str]:
     """The driver's JVM option that maps the archive, when there is one for this JVM."""
     archive = archive_path(folder)
-    if archive is None or not archive.is_file():
+    if not archive.is_file():
         return {}
     return {"spark.driver.extraJavaOptions": f"-XX:SharedArchiveFile={archive}"}
 
 
-def create(builder: SparkSession.Builder, folder: Path) -> Path | None:
+def create(builder: SparkSession.Builder, folder: Path) -> Path:
     """Makes the archive from a session of `builder` that goes through what the project's
     sessions do: the stream job's Kinesis data source, a streaming query with a foreachBatch
     sink that fetches its batches as Arrow, a Delta write and read. The JVM writes it when it
@@ -73,8 +72,6 @@ def create(builder: SparkSession.Builder, folder: Path) -> Path | None:
     from streaming.stream.source import SOURCE_NAME, KinesisDataSource
 
     archive = archive_path(folder)
-    if archive is None:
-        return None
     folder.mkdir(parents=True, exist_ok=True)
     partial = archive.with_suffix(".partial")
     spark = builder.config("spark.driver.extraJavaOptions",
@@ -94,8 +91,21 @@ def create(builder: SparkSession.Builder, folder: Path) -> Path | None:
         spark.stop()
         gateway.stdin.close()
         gateway.wait()
+        check(partial, scratch)
     partial.replace(archive)
     for other in folder.glob(f"spark-*{SUFFIX}"):
         if other != archive:
             other.unlink()
     return archive
+
+
+def check(archive: Path, scratch: str) -> None:
+    """Raises unless a JVM maps `archive`: one cut short (a full disk during the dump) would
+    crash every session that maps it, so it is removed instead of put in place."""
+    java = java_binary()
+    mapped = subprocess.run([str(java), f"-XX:SharedArchiveFile={archive}", "-version"],
+                            cwd=scratch, capture_output=True, text=True)
+    if mapped.returncode != 0:
+        archive.unlink(missing_ok=True)
+        raise RuntimeError(f"the JVM could not map the class archive it wrote ({archive}, exit "
+                           f"{mapped.returncode}): {mapped.stdout[-500:]}{mapped.stderr[-500:]}")

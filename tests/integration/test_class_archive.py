@@ -29,7 +29,7 @@ session.stop()
 
 def test_a_new_session_loads_sparks_classes_from_the_install_steps_archive(tmp_path: Path) -> None:
     archive = class_archive.archive_path(archive_dir())
-    assert archive is not None and archive.is_file(), (
+    assert archive.is_file(), (
         f"no class archive at {archive}: ./clickstream makes it (python -m streaming.stream.spark)")
     log = tmp_path / "class-load.log"
     subprocess.run([sys.executable, "-c", SESSION, str(log)], check=True, timeout=300,
@@ -43,3 +43,16 @@ def test_a_new_session_loads_sparks_classes_from_the_install_steps_archive(tmp_p
                      if name.startswith("org.apache.spark.") and "$$Lambda" not in name]
     archived = spark_classes.count("shared objects file (top)")
     assert archived > 0.9 * len(spark_classes), f"{archived} of {len(spark_classes)} from the archive"
+
+
+def test_an_archive_cut_short_is_refused_not_put_in_place(tmp_path: Path) -> None:
+    """A JVM that maps an archive cut short (a full disk during the dump) crashes: `create`
+    checks what it wrote before it renames it into place."""
+    archive = class_archive.archive_path(archive_dir())
+    class_archive.check(archive, str(tmp_path))
+    cut = tmp_path / "cut.partial"
+    with archive.open("rb") as whole:
+        cut.write_bytes(whole.read(archive.stat().st_size * 3 // 4))
+    with pytest.raises(RuntimeError, match="could not map the class archive"):
+        class_archive.check(cut, str(tmp_path))
+    assert not cut.exists()

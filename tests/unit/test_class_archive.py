@@ -27,15 +27,18 @@ def jvm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_an_archive_is_named_for_its_jvm_and_its_jars(jvm: Path, monkeypatch) -> None:
     folder = jvm / "archives"
     first = class_archive.archive_path(folder)
-    assert first is not None and first.parent == folder and first.suffix == ".jsa"
+    assert first.parent == folder and first.suffix == ".jsa"
     assert class_archive.archive_path(folder) == first
     (jvm / "jars" / "spark-core.jar").write_bytes(b"other classes")
     after_new_jars = class_archive.archive_path(folder)
     assert after_new_jars != first
     (jvm / "jdk" / "bin" / "java").write_text("another java")
     assert class_archive.archive_path(folder) not in (first, after_new_jars)
-    monkeypatch.setenv("JAVA_HOME", str(jvm / "no-jdk"))
-    assert class_archive.archive_path(folder) is None
+    assert class_archive.java_options(folder) == {}
+    class_archive.archive_path(folder).parent.mkdir()
+    class_archive.archive_path(folder).write_bytes(b"")
+    assert class_archive.java_options(folder)
+    monkeypatch.setenv("JAVA_HOME", str(jvm / "no-jdk"))  # Spark's start will say what is wrong
     assert class_archive.java_options(folder) == {}
 
 
