@@ -24,10 +24,20 @@ DAGSTER_PORT = 3000
 def prepare_instance(home: Path, postgres_url: str | None = None) -> None:
     """Dagster's storage on PostgreSQL (`dagster.yaml`) when `postgres_url` is given, as a
     deployment keeps it on RDS; without it Dagster's default, SQLite files under `home`.
-    A `dagster.yaml` the user already has is left as it is (delete it to switch storage)."""
+    A `dagster.yaml` the user already has is left as it is (delete it to switch storage).
+
+    On PostgreSQL the instance is opened once here, which creates Dagster's tables: processes
+    started together on an empty database (`dagster dev`'s webserver and daemon, a backfill's
+    runs) would each create them, and all but one fail ("type alembic_version already
+    exists")."""
     config = home / "dagster.yaml"
     if postgres_url is not None and not config.exists():
         config.write_text(yaml.safe_dump({"storage": {"postgres": {"postgres_url": postgres_url}}}))
+    if postgres_url is not None:
+        from dagster import DagsterInstance
+
+        with DagsterInstance.from_config(str(home)):
+            pass
 
 
 def start_dagster(stack: LocalStack, port: int = DAGSTER_PORT) -> subprocess.Popen:

@@ -54,3 +54,21 @@ def test_the_aws_storage_section_runs_dagster_on_postgresql(
         cursor.execute("SELECT count(*) FROM event_logs WHERE run_id = %s "
                        "AND dagster_event_type = 'ASSET_MATERIALIZATION'", (run_id,))
         assert cursor.fetchone() == (1,)
+
+
+def test_a_prepared_instance_has_its_tables_before_any_dagster_process_starts(
+        tmp_path: Path, postgres: LocalPostgres) -> None:
+    """Processes started together on an empty database (a backfill's runs, `dagster dev`'s
+    webserver and daemon) would each create Dagster's tables, and all but one fail: the
+    instance is prepared with them in place."""
+    from streaming.local.dagster_ui import prepare_instance
+
+    url = postgres.create_database("prepared")
+    prepare_instance(tmp_path, url)
+    with psycopg2.connect(host=HOST, port=postgres.port, user=SUPERUSER, dbname="prepared") as conn, \
+            conn.cursor() as cursor:
+        cursor.execute("SELECT table_name FROM information_schema.tables "
+                       "WHERE table_schema = 'public'")
+        tables = {name for (name,) in cursor.fetchall()}
+    assert {"alembic_version", "runs", "event_logs", "jobs"} <= tables
+    prepare_instance(tmp_path, url)  # again, on an instance that has them: nothing to do
