@@ -62,7 +62,7 @@ def java_options(folder: Path) -> dict[str, str]:
     return {"spark.driver.extraJavaOptions": f"-XX:SharedArchiveFile={archive}"}
 
 
-def create(builder: SparkSession.Builder, folder: Path) -> Path:
+def create(builder: SparkSession.Builder, folder: Path) -> None:
     """Makes the archive from a session of `builder` that goes through what the project's
     sessions do: the stream job's Kinesis data source, a streaming query with a foreachBatch
     sink that fetches its batches as Arrow, a Delta write and read. The JVM writes it when it
@@ -96,7 +96,6 @@ def create(builder: SparkSession.Builder, folder: Path) -> Path:
     for other in folder.glob(f"spark-*{SUFFIX}"):
         if other != archive:
             other.unlink()
-    return archive
 
 
 def check(archive: Path, scratch: str) -> None:

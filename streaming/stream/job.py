@@ -122,16 +122,17 @@ class BatchWriter:
         """Starts rebuilding the dedup keys from bronze in a thread of its own. A job that
         restarts beside a busy stream has millions of them to read (a 10-minute window at
         10,000 events/s), seconds that would otherwise delay its first batch; started before
-        Spark, the rebuild runs while the driver's Python waits for the JVM."""
+        Spark, the rebuild runs while the driver's Python waits for the JVM. A window that is
+        not one is refused here, before Spark starts."""
         if self.rebuilding is None:
+            window = window_seconds(self.settings.dedup_window)
             pool = ThreadPoolExecutor(1, thread_name_prefix="dedup-rebuild")
-            self.rebuilding = pool.submit(self._rebuild)
+            self.rebuilding = pool.submit(self._rebuild, window)
             pool.shutdown(wait=False)
 
-    def _rebuild(self) -> RecentKeys:
+    def _rebuild(self, window: float) -> RecentKeys:
         started = time.perf_counter()
-        recent = rebuild(RecentKeys(window_seconds(self.settings.dedup_window)),
-                         self.bronze.current())
+        recent = rebuild(RecentKeys(window), self.bronze.current())
         log.info("dedup keys rebuilt from bronze: %s in %.1fs", f"{len(recent):,}",
                  time.perf_counter() - started)
         return recent
@@ -191,12 +192,9 @@ def retire_state_store(spark: SparkSession, settings: Settings) -> bool:
     return True
 
 
-def start_query(spark: SparkSession, settings: Settings,
-                sink: BatchWriter | None = None) -> StreamingQuery:
-    """The bronze query: the source's records straight into the sink (`sink`, or a new
-    `BatchWriter`), which parses, deduplicates and commits them; no state store in Spark, so
-    no watermark. The window is checked before the first batch reads anything."""
-    window_seconds(settings.dedup_window)
+def start_query(spark: SparkSession, settings: Settings, sink: BatchWriter) -> StreamingQuery:
+    """The bronze query: the source's records straight into `sink`, which parses,
+    deduplicates and commits them; no state store in Spark, so no watermark."""
     retire_state_store(spark, settings)
     # The sink fetches each batch's records as Arrow; Spark builds that Arrow a batch of this
     # many rows at a time. Its default, 10,000, made one Arrow batch of 10,000 aggregates
@@ -213,7 +211,7 @@ def start_query(spark: SparkSession, settings: Settings,
         reader = reader.option("endpointUrl", settings.kinesis_endpoint_url)
     writer = (reader.load().writeStream.queryName(QUERY_NAME)
               .option("checkpointLocation", settings.bronze_checkpoint_uri)
-              .foreachBatch(sink or BatchWriter(settings)))
+              .foreachBatch(sink))
     return writer.trigger(processingTime="0 seconds").start()
 
 
@@ -284,7 +282,6 @@ def run(settings: Settings, trigger: str, spark: SparkSession | None = None) -> 
 def _run_query(settings: Settings, trigger: str, spark: SparkSession | None) -> int:
     from streaming.stream.spark import build_spark
 
-    window_seconds(settings.dedup_window)
     sink = BatchWriter(settings)
     sink.prepare()
     spark = spark or build_spark(settings, f"clickstream-{QUERY_NAME}", delta=False)

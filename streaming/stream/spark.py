@@ -128,6 +128,12 @@ def session_builder(settings: Settings, app_name: str, ui: bool = False,
     return builder.config("spark.jars.packages", ",".join(packages)) if packages else builder
 
 
+def use_this_python() -> None:
+    """Spark's Python workers run this interpreter (the project's venv) unless told otherwise."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+
+
 def build_spark(settings: Settings, app_name: str, ui: bool = False,
                 delta: bool = True) -> SparkSession:
     """The session of a Spark entry point: the launcher's when one started Spark (the job on
@@ -135,8 +141,7 @@ def build_spark(settings: Settings, app_name: str, ui: bool = False,
     False, and S3 in AWS mode."""
     if not settings.embedded and launched_by_spark_submit():
         return SparkSession.builder.appName(app_name).getOrCreate()
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    use_this_python()
     spark = session_builder(settings, app_name, ui, delta).getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
@@ -151,7 +156,7 @@ def prepare() -> None:
     no stack, and AWS mode's S3A jar is fetched by its first session."""
     from streaming.settings import load_settings
 
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    use_this_python()
     class_archive.create(session_builder(load_settings({}), "clickstream-prepare"), archive_dir())
 
 

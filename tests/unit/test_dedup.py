@@ -27,6 +27,20 @@ def test_a_window_that_is_not_one_says_what_to_give(text):
         window_seconds(text)
 
 
+def test_the_job_refuses_a_window_that_is_not_one_before_spark_starts(tmp_path):
+    """The stream job prepares its sink before it starts Spark: the rebuild of the keys runs in
+    a thread, but the window is read, and refused, at once."""
+    from dataclasses import replace
+
+    from streaming.stream.job import BatchWriter
+    from tests.conftest import isolated_settings
+
+    writer = BatchWriter(replace(isolated_settings(tmp_path), dedup_window="ten minutes"))
+    with pytest.raises(ValueError, match=r"CLICKSTREAM_DEDUP_WINDOW='ten minutes'"):
+        writer.prepare()
+    assert writer.rebuilding is None
+
+
 def test_repeats_in_a_batch_and_across_batches_are_dropped():
     recent = RecentKeys(WINDOW)
     assert admitted(recent, ["a", "b", "a"], T0) == ["a", "b"]
