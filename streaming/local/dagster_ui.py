@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from streaming.dagster_instance import create_tables
 from streaming.local.stack import LocalStack, port_open, stop_process, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,19 +26,12 @@ def prepare_instance(home: Path, postgres_url: str | None = None) -> None:
     """Dagster's storage on PostgreSQL (`dagster.yaml`) when `postgres_url` is given, as a
     deployment keeps it on RDS; without it Dagster's default, SQLite files under `home`.
     A `dagster.yaml` the user already has is left as it is (delete it to switch storage).
-
-    On PostgreSQL the instance is opened once here, which creates Dagster's tables: processes
-    started together on an empty database (`dagster dev`'s webserver and daemon, a backfill's
-    runs) would each create them, and all but one fail ("type alembic_version already
-    exists")."""
+    Dagster's tables are created before `dagster dev` starts its webserver and daemon
+    together (streaming/dagster_instance.py)."""
     config = home / "dagster.yaml"
     if postgres_url is not None and not config.exists():
         config.write_text(yaml.safe_dump({"storage": {"postgres": {"postgres_url": postgres_url}}}))
-    if postgres_url is not None:
-        from dagster import DagsterInstance
-
-        with DagsterInstance.from_config(str(home)):
-            pass
+    create_tables(home)
 
 
 def start_dagster(stack: LocalStack, port: int = DAGSTER_PORT) -> subprocess.Popen:

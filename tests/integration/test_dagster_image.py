@@ -37,10 +37,15 @@ AWS_SETTINGS = {
 pytestmark = pytest.mark.slow
 
 
+def instruction(name: str) -> list[str]:
+    """One of the image's instructions in exec form (ENTRYPOINT, CMD)."""
+    (line,) = [line for line in DOCKERFILE.read_text().splitlines() if line.startswith(f"{name} ")]
+    return json.loads(line.removeprefix(f"{name} "))
+
+
 def entry_point() -> list[str]:
-    """The image's CMD, in exec form."""
-    (line,) = [line for line in DOCKERFILE.read_text().splitlines() if line.startswith("CMD ")]
-    return json.loads(line.removeprefix("CMD "))
+    """What the image runs by default: its ENTRYPOINT with its CMD."""
+    return instruction("ENTRYPOINT") + instruction("CMD")
 
 
 def test_the_image_installs_the_project_java_and_the_instance() -> None:
@@ -57,12 +62,14 @@ def test_the_image_installs_the_project_java_and_the_instance() -> None:
 def test_the_code_location_task_runs_the_images_entry_point() -> None:
     (command,) = re.findall(r'"dagster", "code-server", "start".*\]', DAGSTER_MODULE.read_text())
     terraform = json.loads("[" + command.replace("tostring(local.code_server_port)", f'"{PORT}"'))
-    assert terraform == entry_point()
+    assert terraform == instruction("CMD")
+    # ECS's `command` replaces CMD, never ENTRYPOINT: every task prepares the instance first.
+    assert instruction("ENTRYPOINT") == ["python", "-m", "streaming.dagster_instance"]
 
 
 def test_the_entry_point_serves_the_asset_graph_over_grpc(tmp_path: Path) -> None:
     command = entry_point()
-    assert command[:3] == ["dagster", "code-server", "start"] and PORT in command
+    assert command[3:6] == ["dagster", "code-server", "start"] and PORT in command
     port = free_port()
     command[command.index(PORT)] = str(port)
     # This checkout's code, as the image installs it (the venv may hold another checkout's

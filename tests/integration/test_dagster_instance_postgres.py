@@ -6,6 +6,9 @@ so the password variable is set but not checked, where RDS checks it and require
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg2
@@ -15,7 +18,8 @@ from dagster import DagsterInstance, asset, materialize
 
 from streaming.local.postgres import DATABASE, HOST, SUPERUSER, LocalPostgres
 
-INSTANCE_YAML = Path(__file__).resolve().parents[2] / "infra" / "dagster" / "dagster.yaml"
+ROOT = Path(__file__).resolve().parents[2]
+INSTANCE_YAML = ROOT / "infra" / "dagster" / "dagster.yaml"
 
 pytestmark = pytest.mark.slow
 
@@ -72,3 +76,47 @@ def test_a_prepared_instance_has_its_tables_before_any_dagster_process_starts(
         tables = {name for (name,) in cursor.fetchall()}
     assert {"alembic_version", "runs", "event_logs", "jobs"} <= tables
     prepare_instance(tmp_path, url)  # again, on an instance that has them: nothing to do
+
+
+def test_containers_started_together_on_an_empty_database_all_start(
+        tmp_path: Path, postgres: LocalPostgres) -> None:
+    """A first deploy on AWS starts the webserver, daemon and code location together on an
+    empty RDS database; each container runs the image's entry point (infra/dagster/Dockerfile)
+    with the AWS instance's storage section. Every one prepares the instance and then runs
+    its command, none dies on the tables another is creating."""
+    storage = yaml.safe_load(INSTANCE_YAML.read_text())["storage"]
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(
+        {"storage": storage, "telemetry": {"enabled": False}}))
+    postgres.create_database("first_deploy")
+    environment = {**os.environ, "DAGSTER_HOME": str(tmp_path), "DAGSTER_PG_HOST": HOST,
+                   "DAGSTER_PG_PORT": str(postgres.port), "DAGSTER_PG_DB": "first_deploy",
+                   "DAGSTER_PG_USERNAME": SUPERUSER, "DAGSTER_PG_PASSWORD": "not-checked-on-loopback",
+                   "PYTHONPATH": str(ROOT)}
+    names = ("webserver", "daemon", "code-server", "run")
+    entry_point = [sys.executable, "-m", "streaming.dagster_instance"]
+    containers = [subprocess.Popen([*entry_point, sys.executable, "-c", f"print('{name} started')"],
+                                   env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+                  for name in names]
+    outcomes = [container.communicate(timeout=300) for container in containers]
+    for name, container, (out, err) in zip(names, containers, outcomes, strict=True):
+        assert container.returncode == 0, err
+        assert out.strip() == f"{name} started"
+    with psycopg2.connect(host=HOST, port=postgres.port, user=SUPERUSER, dbname="first_deploy") as conn, \
+            conn.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM alembic_version")
+        assert cursor.fetchone() == (1,)
+
+
+def test_an_instance_that_reads_an_unset_variable_says_which(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streaming.dagster_instance import create_tables
+
+    storage = yaml.safe_load(INSTANCE_YAML.read_text())["storage"]
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump({"storage": storage}))
+    for name in ("DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_HOST", "DAGSTER_PG_DB",
+                 "DAGSTER_PG_PORT"):
+        monkeypatch.setenv(name, "x")
+    monkeypatch.delenv("DAGSTER_PG_HOST")
+    with pytest.raises(RuntimeError, match="reads DAGSTER_PG_HOST from the environment"):
+        create_tables(tmp_path)
