@@ -69,11 +69,22 @@ def log_tail(log: Path | None, lines: int = 15, window: int = 64 * 1024) -> str:
     return f"; last lines of {log}:\n" + "\n".join(text)
 
 
-def stop_process(process: subprocess.Popen, timeout: float = 20.0) -> None:
-    """SIGTERM to the whole process group, SIGKILL if it is still there after `timeout`."""
+def stop_process(process: subprocess.Popen, timeout: float = 20.0, leader_first: bool = False) -> None:
+    """SIGTERM to the whole process group, SIGKILL if it is still there after `timeout`.
+
+    With `leader_first` the group's leader alone gets the SIGTERM first, and `timeout` to end
+    its children itself: the stream job stops its query after the current batch, which it
+    cannot do if its JVM (in its group) gets the signal too, as Spark's shutdown hook then
+    ends the query under it. Whatever is left of the group gets the SIGTERM after."""
     if process.poll() is not None:
         return
     try:
+        if leader_first:
+            try:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -408,7 +419,7 @@ class LocalStack:
     def stop(self) -> None:
         """Stops in reverse order so the job can finish its batch while Kinesis is still up."""
         for name in reversed(list(self.processes)):
-            stop_process(self.processes.pop(name))
+            stop_process(self.processes.pop(name), leader_first=name == "job")
 
     def __enter__(self) -> LocalStack:
         return self

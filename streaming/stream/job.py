@@ -215,9 +215,9 @@ def start_query(spark: SparkSession, settings: Settings, sink: BatchWriter) -> S
     return writer.trigger(processingTime="0 seconds").start()
 
 
-def drain(query: StreamingQuery, settings: Settings, poll_seconds: float = 0.5) -> None:
-    """Stops `query` once it has caught up with the stream: after the first newly planned
-    batch that was not full (every shard's read reached what the shard held) or found
+def caught_up(query: StreamingQuery, settings: Settings) -> Callable[[], bool]:
+    """A check that says when `query` has caught up with the stream: after the first newly
+    planned batch that was not full (every shard's read reached what the shard held) or found
     nothing, and that started with every closed shard of the stream finished.
 
     Spark's available-now trigger cannot drain a Python source: with no admission control the
@@ -235,7 +235,8 @@ def drain(query: StreamingQuery, settings: Settings, poll_seconds: float = 0.5) 
     # the shards it reads; all listed shards are at least as many, so this errs on reading on)
     full = shard_limit(settings.max_records_per_shard, settings.max_records_per_batch,
                        len(list_shards(client, settings.stream_name)))
-    while not query.awaitTermination(poll_seconds):
+
+    def check() -> bool:
         last = query.lastProgress  # its source offsets are strings; its JSON holds them parsed
         progress = json.loads(last.json) if last else None
         if (progress and (replayed is None or progress["batchId"] > replayed)
@@ -244,6 +245,18 @@ def drain(query: StreamingQuery, settings: Settings, poll_seconds: float = 0.5) 
                                               progress["sources"][0]["startOffset"])):
             log.info("caught up after batch %s (%s rows): stopping", progress["batchId"],
                      progress["numInputRows"])
+            return True
+        return False
+
+    return check
+
+
+def serve(query: StreamingQuery, stopping: threading.Event,
+          done: Callable[[], bool] = lambda: False, poll_seconds: float = 0.5) -> None:
+    """Waits for `query` to end, and stops it, from this (the main) thread, once a signal has
+    set `stopping` or `done()` says so."""
+    while not query.awaitTermination(poll_seconds):
+        if stopping.is_set() or done():
             query.stop()
 
 
@@ -291,16 +304,22 @@ def _run_query(settings: Settings, trigger: str, spark: SparkSession | None) -> 
     listener = StatusListener(status)
     spark.streams.addListener(listener)
     query = start_query(spark, settings, sink)
+    stopping = threading.Event()
 
     def stop(signum, _frame):
+        """Only notes the request. A handler runs in the main thread, often inside a py4j call
+        to the JVM (`awaitTermination`); a py4j call from here would reenter that call's
+        connection ("reentrant call inside BufferedReader") and break it, failing the query
+        with a trace instead of stopping it."""
         log.warning("signal %s: stopping the query after the current batch", signum)
-        query.stop()
+        stopping.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     if trigger == "available-now":
-        drain(query, settings)
-    query.awaitTermination()
+        serve(query, stopping, caught_up(query, settings))
+    else:
+        serve(query, stopping)
     spark.streams.removeListener(listener)
     for progress in query.recentProgress:
         listener.log_progress(json.loads(progress.json))
@@ -319,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     args, _glue_own = parser.parse_known_args(
         glue_arguments_to_env(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s job %(levelname)s %(message)s")
+    # py4j logs every callback from the JVM (two lines a batch) at INFO.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     try:
         return run(load_settings(), args.trigger)
     except CheckpointBusy as exc:
