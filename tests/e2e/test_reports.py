@@ -6,7 +6,8 @@ report has history), the silver/gold checks of one day, and the dashboard; the r
 serves the pages the check and asset metadata link to; the browser loads each one offline
 (every request that leaves 127.0.0.1 is refused) and must draw every chart without a console
 error. Then the Dagster UI itself, on the same instance: the links in its asset and check
-pages lead to the same pages. Screenshots go to docs/images for the README.
+pages lead to the same pages. Screenshots go to docs/images for the README when asked for
+(tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ from tests.integration.test_sql_views import D1, write_known_lake
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGES = ROOT / "docs" / "images"
 
 
 # The instant the lake's week of traffic ends at and the checks score up to: pinned, so the
@@ -151,7 +151,7 @@ def assert_every_chart_drawn(page: Page, expected: set[str]) -> dict[str, dict]:
     return charts
 
 
-def test_dashboard_draws_every_chart_offline(built, browser):
+def test_dashboard_draws_every_chart_offline(built, browser, screenshots):
     settings, instance, dropped = built
     url = latest_metadata(instance, AssetKey("kpi_dashboard"))["dashboard"]
     assert url == f"{settings.gateway_url}/reports/dashboard/"
@@ -165,11 +165,10 @@ def test_dashboard_draws_every_chart_offline(built, browser):
     flagged = page.locator("table").last.inner_text()
     assert dropped.strftime("%Y-%m-%d %H:%M") in flagged and "drop" in flagged
     assert errors == []
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(IMAGES / "dashboard.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
 
 
-def test_quality_report_draws_every_chart_offline(built, browser):
+def test_quality_report_draws_every_chart_offline(built, browser, screenshots):
     settings, instance, dropped = built
     metadata = check_metadata(instance, BRONZE, "no_personal_data")
     assert metadata["report"].startswith(f"{settings.gateway_url}/reports/quality/")
@@ -182,7 +181,7 @@ def test_quality_report_draws_every_chart_offline(built, browser):
     history = page.evaluate("Chart.getChart(document.getElementById('chart-history')).data")
     assert len(history["labels"]) == 2 and len(history["datasets"]) == 7  # two runs, 7 checks
     assert errors == []
-    page.screenshot(path=str(IMAGES / "dq-report.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "dq-report.png"), full_page=True)
 
     gold = check_metadata(instance, AssetKey("gold_funnel"), "schema")
     gold_page = open_offline(browser, gold["report"], errors)

@@ -43,7 +43,6 @@ LAUNCH_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOT = ROOT / "docs" / "images" / "demo-shop.png"
 BRONZE_TIMEOUT = 90.0
 WIRE_TIMEOUT = 20.0
 FLUSH_INTERVAL_MS = 1000
@@ -162,7 +161,7 @@ def shop_tab(context: BrowserContext, url: str, errors: list[str]) -> Page:
     return page
 
 
-def test_purchase_offline_and_reload_land_in_bronze_exactly(stack, browser) -> None:
+def test_purchase_offline_and_reload_land_in_bronze_exactly(stack, browser, screenshots) -> None:
     shop_url = f"{stack.settings.gateway_url}/"
     wire = Wire(f"{stack.settings.gateway_url}/v1/events?writeKey={DEV_WRITE_KEY}")
     context = browser.new_context(viewport={"width": 1280, "height": 860})
@@ -206,8 +205,7 @@ def test_purchase_offline_and_reload_land_in_bronze_exactly(stack, browser) -> N
     expect(page.locator(".pill")).to_have_text("online")
     expect(page.locator(".panel-meta")).to_have_attribute("data-queued", "0")
     expect(page.locator("#toast")).to_be_hidden()
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
+    page.screenshot(path=str(screenshots / "demo-shop.png"))
 
     # Offline again and the tab is closed with events queued: the next visit sends them.
     context.set_offline(True)
