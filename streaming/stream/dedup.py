@@ -77,6 +77,8 @@ def held_keys(keys: pa.Array | pa.ChunkedArray) -> list[str | int]:
     texts are."""
     if isinstance(keys, pa.ChunkedArray):
         keys = keys.combine_chunks()
+    if keys.type not in (pa.string(), pa.large_string()):
+        keys = keys.cast(pa.large_string())  # a string view, as some Delta readers give
     positions, hi, lo = uuid_words(keys)
     uuids = [(h << 64) | w for h, w in zip(hi.tolist(), lo.tolist(), strict=True)]
     if len(uuids) == len(keys):
