@@ -52,7 +52,7 @@ def window_seconds(text: str) -> float:
 
 def uuid_words(keys: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(positions, hi, lo): where `keys` holds a UUID in its canonical text (lowercase,
-    8-4-4-4-12, what browsers' `crypto.randomUUID` writes), and its 128 bits as two words. Only
+    8-4-4-4-12, what the tracker and `uuid.uuid4()` write), and its 128 bits as two words. Only
     that form: one UUID written in capitals is another string, and another key."""
     length = pc.fill_null(pc.equal(pc.binary_length(keys), _UUID_LENGTH), False)
     candidates = np.flatnonzero(length.to_numpy(zero_copy_only=False))
