@@ -56,8 +56,7 @@ def _resolved(value: Any) -> Any:
 
 def create_tables(home: Path) -> None:
     """Opens the instance in `home` once under the advisory lock, which creates its tables on
-    an empty database and finds them otherwise. Nothing to do off PostgreSQL (SQLite files
-    are made by the first process alone)."""
+    an empty database and finds them otherwise. Nothing to do off PostgreSQL."""
     storage = postgres_storage(home)
     if storage is None:
         return
@@ -79,7 +78,10 @@ def main(argv: list[str]) -> None:
     if not argv:
         raise SystemExit("usage: python -m streaming.dagster_instance <command ...>: prepares "
                          "the instance in DAGSTER_HOME, then runs the command")
-    create_tables(Path(os.environ["DAGSTER_HOME"]))
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        raise SystemExit("DAGSTER_HOME is not set: it names the folder of the instance's dagster.yaml")
+    create_tables(Path(home))
     os.execvp(argv[0], argv)
 
 
