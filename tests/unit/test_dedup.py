@@ -1,8 +1,8 @@
 """The sink's dedup window (streaming/stream/dedup.py), with "now" given, never read.
 
-Keys take two paths (UUIDs in their canonical text into a numpy table, anything else into a
-set of strings), so the window's rules are checked on both, and the two against a plain
-model of the rules."""
+Keys take two paths (a UUID in its canonical text is held as an integer, anything else as its
+string), so the window's rules are checked on both, and the two against a plain model of the
+rules."""
 
 import math
 
