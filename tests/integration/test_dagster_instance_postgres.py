@@ -16,7 +16,9 @@ import pytest
 import yaml
 from dagster import DagsterInstance, asset, materialize
 
+from streaming.dagster_instance import CREATE_LOCK
 from streaming.local.postgres import DATABASE, HOST, SUPERUSER, LocalPostgres
+from streaming.tools.common import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTANCE_YAML = ROOT / "infra" / "dagster" / "dagster.yaml"
@@ -83,7 +85,10 @@ def test_containers_started_together_on_an_empty_database_all_start(
     """A first deploy on AWS starts the webserver, daemon and code location together on an
     empty RDS database; each container runs the image's entry point (infra/dagster/Dockerfile)
     with the AWS instance's storage section. Every one prepares the instance and then runs
-    its command, none dies on the tables another is creating."""
+    its command, none dies on the tables another is creating.
+
+    So that the race does not depend on timing, the test holds the entry point's lock while
+    the four start: all four must wait for it, with no table made, before any goes on."""
     storage = yaml.safe_load(INSTANCE_YAML.read_text())["storage"]
     (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(
         {"storage": storage, "telemetry": {"enabled": False}}))
@@ -94,18 +99,34 @@ def test_containers_started_together_on_an_empty_database_all_start(
                    "PYTHONPATH": str(ROOT)}
     names = ("webserver", "daemon", "code-server", "run")
     entry_point = [sys.executable, "-m", "streaming.dagster_instance"]
+    holder = psycopg2.connect(host=HOST, port=postgres.port, user=SUPERUSER, dbname="first_deploy")
+    holder.autocommit = True
+    cursor = holder.cursor()
+    cursor.execute("SELECT pg_advisory_lock(%s)", (CREATE_LOCK,))
     containers = [subprocess.Popen([*entry_point, sys.executable, "-c", f"print('{name} started')"],
                                    env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True)
                   for name in names]
+
+    def waiting() -> int:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        return cursor.fetchone()[0]
+
+    assert wait_until(lambda: waiting() == len(names) or any(c.poll() is not None for c in containers),
+                      timeout=120, every=0.2)
+    assert waiting() == len(names), [c.communicate() for c in containers if c.poll() is not None]
+    cursor.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
+    assert cursor.fetchone() == (0,)
+    holder.close()  # the lock goes with the session
+
     outcomes = [container.communicate(timeout=300) for container in containers]
     for name, container, (out, err) in zip(names, containers, outcomes, strict=True):
         assert container.returncode == 0, err
         assert out.strip() == f"{name} started"
     with psycopg2.connect(host=HOST, port=postgres.port, user=SUPERUSER, dbname="first_deploy") as conn, \
-            conn.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM alembic_version")
-        assert cursor.fetchone() == (1,)
+            conn.cursor() as check:
+        check.execute("SELECT count(*) FROM alembic_version")
+        assert check.fetchone() == (1,)
 
 
 def test_an_instance_that_reads_an_unset_variable_says_which(
